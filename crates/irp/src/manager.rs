@@ -1,0 +1,182 @@
+//! The I/O manager: named devices, opening handles, and system shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::Status;
+use crate::device::{Characteristics, DeviceRef};
+use crate::file::{Access, FileObject};
+use crate::function::{MajorFunction, Parameters};
+use crate::handle::Handle;
+use crate::irp::Irp;
+
+/// Errors of the I/O manager.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// No device is registered under that name.
+    #[error("no device named {name:?} (registered: {known})")]
+    NoSuchDevice {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma separated.
+        known: String,
+    },
+    /// A device is already registered under that name.
+    #[error("a device named {name:?} is already registered")]
+    NameCollision {
+        /// The name.
+        name: String,
+    },
+    /// The manager was shut down.
+    #[error("the I/O manager is shut down")]
+    ShutDown,
+    /// A device failed a request.
+    #[error("{major} on device {device:?} failed: {status}")]
+    Request {
+        /// The device (top of its stack).
+        device: String,
+        /// What was asked.
+        major: MajorFunction,
+        /// The status it completed with.
+        #[source]
+        status: Status,
+    },
+}
+
+/// The I/O manager (`IoManager`): a namespace of device stacks, the handles opened on
+/// them, and the shutdown notification list.
+///
+/// On [`IoManager::shutdown`] and on drop it sends `IRP_MJ_SHUTDOWN` to the top of
+/// the stack of every device registered for it (NT's `IoShutdownSystem`).
+#[derive(Debug, Default)]
+pub struct IoManager {
+    devices: RwLock<BTreeMap<String, DeviceRef>>,
+    shutdown_list: Mutex<Vec<DeviceRef>>,
+    shut_down: AtomicBool,
+}
+
+impl IoManager {
+    /// An empty manager.
+    pub fn new() -> IoManager {
+        IoManager::default()
+    }
+
+    /// Registers the stack `device` belongs to under `name` (`IoCreateSymbolicLink`);
+    /// opens go to the top of that stack. Devices of the stack with
+    /// [`Characteristics::SHUTDOWN_NOTIFY`] are registered for shutdown.
+    pub fn register(&self, name: impl Into<String>, device: &DeviceRef) -> Result<(), IoError> {
+        let name = name.into();
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(IoError::ShutDown);
+        }
+        let top = device.attached_top();
+        {
+            let mut devices = self.devices.write().unwrap_or_else(PoisonError::into_inner);
+            if devices.contains_key(&name) {
+                return Err(IoError::NameCollision { name });
+            }
+            devices.insert(name, Arc::clone(&top));
+        }
+        if top.stack_has(Characteristics::SHUTDOWN_NOTIFY) {
+            self.register_shutdown_notification(&top);
+        }
+        Ok(())
+    }
+
+    /// Asks for `IRP_MJ_SHUTDOWN` to be sent to `device`'s stack at shutdown
+    /// (`IoRegisterShutdownNotification`).
+    #[doc(alias = "IoRegisterShutdownNotification")]
+    pub fn register_shutdown_notification(&self, device: &DeviceRef) {
+        let top = device.attached_top();
+        let mut list = self.shutdown_list.lock().unwrap_or_else(PoisonError::into_inner);
+        if !list.iter().any(|d| Arc::ptr_eq(d, &top)) {
+            list.push(top);
+        }
+    }
+
+    /// The top device registered under `name`.
+    pub fn device(&self, name: &str) -> Result<DeviceRef, IoError> {
+        let devices = self.devices.read().unwrap_or_else(PoisonError::into_inner);
+        devices.get(name).cloned().ok_or_else(|| IoError::NoSuchDevice {
+            name: name.to_owned(),
+            known: devices.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// The registered names.
+    pub fn names(&self) -> Vec<String> {
+        self.devices.read().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
+    /// Opens the device registered under `name` (`NtCreateFile` on `\Device\name`).
+    pub fn open(&self, name: &str, access: Access) -> Result<Handle, IoError> {
+        self.open_path(name, "", access)
+    }
+
+    /// Opens `path` on the device registered under `name`: the file system on top of
+    /// the stack resolves it; an empty path opens the volume itself.
+    ///
+    /// A device without a create routine answers `STATUS_INVALID_DEVICE_REQUEST`;
+    /// the manager treats that as a raw device that keeps no per-open state, and the
+    /// open succeeds.
+    pub fn open_path(&self, name: &str, path: &str, access: Access) -> Result<Handle, IoError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(IoError::ShutDown);
+        }
+        let device = self.device(name)?;
+        let file = Arc::new(FileObject::new(path, access));
+        let irp = Irp::for_device(&device, MajorFunction::Create)
+            .with_parameters(Parameters::Create { access })
+            .with_file_object(Arc::clone(&file));
+        let status = device.call_and_wait(irp).status();
+        if !status.is_success() && status != Status::INVALID_DEVICE_REQUEST {
+            return Err(IoError::Request {
+                device: device.name().to_owned(),
+                major: MajorFunction::Create,
+                status,
+            });
+        }
+        Ok(Handle::new(device, file))
+    }
+
+    /// Sends `IRP_MJ_SHUTDOWN` to every device registered for it and waits; later
+    /// opens fail. Returns the first failure; every device is told even after one
+    /// fails. Calling it again does nothing.
+    #[doc(alias = "IoShutdownSystem")]
+    pub fn shutdown(&self) -> Result<(), IoError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let list = std::mem::take(&mut *self.shutdown_list.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut first_error = None;
+        for device in list {
+            let status = device.call_and_wait(Irp::for_device(&device, MajorFunction::Shutdown)).status();
+            if status.is_success() || status == Status::INVALID_DEVICE_REQUEST {
+                tracing::debug!(device = device.name(), "shutdown complete");
+            } else {
+                tracing::error!(device = device.name(), %status, "shutdown failed");
+                first_error.get_or_insert(IoError::Request {
+                    device: device.name().to_owned(),
+                    major: MajorFunction::Shutdown,
+                    status,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Whether [`IoManager::shutdown`] ran.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for IoManager {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!("shutdown on drop: {e}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A counting allocator shows that forwarding allocates nothing per layer and that a
+//! pooled IRP costs no allocation at all once the lookaside list is warm.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use irp::{Device, DeviceRef, Driver, Irp, MajorFunction, Status};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Null;
+impl Driver for Null {
+    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
+        irp.complete(Status::SUCCESS)
+    }
+    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
+        irp.complete(Status::SUCCESS)
+    }
+}
+struct Forward;
+impl Driver for Forward {}
+
+fn stack(layers: usize) -> DeviceRef {
+    let mut top = Device::new("null", Null);
+    for i in 0..layers {
+        top = Device::attach(format!("fwd{i}"), Forward, &top).unwrap();
+    }
+    top
+}
+
+fn allocations_for(top: &DeviceRef, irps: usize) -> usize {
+    // Warm the lookaside list for this stack size.
+    for _ in 0..8 {
+        assert_eq!(
+            top.call_and_wait(Irp::for_device(top, MajorFunction::FlushBuffers)).status(),
+            Status::SUCCESS
+        );
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..irps {
+        let done = top.call_and_wait(Irp::for_device(top, MajorFunction::FlushBuffers));
+        assert_eq!(done.status(), Status::SUCCESS);
+    }
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn forwarding_allocates_nothing_per_layer() {
+    let one = stack(1);
+    let sixteen = stack(16);
+    let a1 = allocations_for(&one, 1000);
+    let a16 = allocations_for(&sixteen, 1000);
+    assert_eq!(a1, a16, "16 layers allocated more than 1 ({a16} vs {a1} for 1000 IRPs)");
+    assert!(a1 <= 1000, "more than one allocation per IRP: {a1} for 1000");
+    assert_eq!(a16, 0, "a pooled IRP should not allocate once the lookaside list is warm");
+}
