@@ -68,7 +68,7 @@ fn regions() -> MutexGuard<'static, Vec<Region>> {
 fn overlap(a: usize, alen: usize, b: usize, blen: usize) -> Option<(usize, usize)> {
     let start = a.max(b);
     let end = (a + alen).min(b + blen);
-    (start < end).then_some((start, end - start))
+    if start < end { Some((start, end - start)) } else { None }
 }
 
 /// The model's part of `flush_io_buffers`: write back or invalidate the mapped
