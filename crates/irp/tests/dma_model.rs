@@ -4,8 +4,8 @@
 
 use irp::dma::SimulatedDmaDevice;
 use irp::{
-    DeviceBuilder, DeviceRef, Direction, Driver, Irp, MajorFunction, Mdl, Parameters, Rule, Status,
-    Transfer, Verifier, VerifierMode, flush_io_buffers,
+    DeviceBuilder, DeviceRef, Direction, Driver, Irp, MajorFunction, Mdl, Parameters, Rule, Status, Transfer,
+    Verifier, VerifierMode, flush_io_buffers,
 };
 
 /// A disk whose data moves by (simulated) bus-master DMA.
