@@ -7,4 +7,5 @@
 #![warn(missing_docs)]
 
 pub mod disk;
+pub mod filter;
 pub mod spec;

@@ -358,6 +358,14 @@ impl Irp {
         b.shared.mark_pending(i);
     }
 
+    /// Declares that this FlushBuffers IRP is covered by a flush of the lower device
+    /// that the driver sent on its behalf and that completed with success (flush
+    /// coalescing, group commit, as the NT disk driver's flush queue does). The
+    /// verifier then counts it as having reached the bottom device.
+    pub fn mark_flush_covered(&mut self) {
+        self.body_mut().reached_bottom = true;
+    }
+
     /// Completes the IRP with `status` (`IoCompleteRequest`): completion routines run
     /// bottom-up, then the originator gets the IRP back. Returns `status`, so a
     /// dispatch routine can end with `return irp.complete(status)`.

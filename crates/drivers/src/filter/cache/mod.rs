@@ -1,0 +1,491 @@
+//! `cache`: a write-back cache with internal buffers — the driver the flush contract
+//! is about (DESIGN.md, "The flush contract").
+//!
+//! - **writeback** (default): writes land in cached blocks and complete; a lazy writer
+//!   writes dirty blocks behind in the background (every `interval`, 1/`share` of
+//!   them per pass, as the NT Cache Manager's lazy writer does); writers are throttled
+//!   at `dirty` bytes; FUA writes are written through. A flush writes every dirty
+//!   block, waits, forwards the flush, and completes after it. Concurrent flushes
+//!   coalesce: one lower flush serves every flush that arrived before it started.
+//! - **writethrough**: every write goes down before it completes; the cache only
+//!   serves reads.
+//! - **unsafe**: flushes complete at once without writing anything (nbdkit's and
+//!   QEMU's `unsafe`). Only when asked for by name, and logged loudly.
+//!
+//! Blocks become clean only after their write succeeded; a failed write leaves them
+//! dirty to be retried, and the flush that needed them fails. Dirty blocks are never
+//! evicted; clean ones go least recently used first when the cache exceeds `size`.
+
+mod flush;
+mod lazy;
+mod lower;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Status};
+
+use crate::disk::{BlockRequest, DiskInfo};
+use store::Store;
+
+/// How the cache treats writes and flushes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Writes complete when cached; flush writes them down.
+    WriteBack,
+    /// Writes complete when written below; reads are cached.
+    WriteThrough,
+    /// Flushes are ignored: data is written only by the lazy writer, throttling and
+    /// shutdown. For tests and throw-away data only.
+    Unsafe,
+}
+
+/// Cache settings.
+#[derive(Clone, Debug)]
+pub struct CacheOptions {
+    /// Bound on cached bytes (clean + dirty).
+    pub size: u64,
+    /// The mode.
+    pub mode: CacheMode,
+    /// Block size (a multiple of the lower sector size).
+    pub block_size: u32,
+    /// Keep blocks read from below.
+    pub read_cache: bool,
+    /// Lazy writer period.
+    pub lazy_interval: Duration,
+    /// The lazy writer writes 1/`lazy_share` of the dirty blocks per pass.
+    pub lazy_share: u32,
+    /// Writers wait (writing behind themselves) above this many dirty bytes.
+    pub dirty_threshold: u64,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            size: 256 << 20,
+            mode: CacheMode::WriteBack,
+            block_size: 4096,
+            read_cache: true,
+            lazy_interval: Duration::from_secs(1),
+            lazy_share: 8,
+            dirty_threshold: 192 << 20,
+        }
+    }
+}
+
+/// Errors creating a cache.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// A setting is out of range.
+    #[error("cache: {0}")]
+    Invalid(String),
+    /// The lower device did not say its size.
+    #[error("cache: the device below did not report its size: {0}")]
+    LowerSize(#[source] Status),
+    /// The device could not be built.
+    #[error(transparent)]
+    Device(#[from] irp::DeviceError),
+}
+
+/// Counters, readable while running.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    /// Flush IRPs received.
+    pub flushes: AtomicU64,
+    /// Flushes sent to the lower device.
+    pub lower_flushes: AtomicU64,
+    /// Blocks written below.
+    pub blocks_written: AtomicU64,
+    /// Block writes below that failed.
+    pub write_errors: AtomicU64,
+    /// Writes that had to write behind themselves (throttled).
+    pub throttled: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    options: CacheOptions,
+    lower: DeviceRef,
+    info: DiskInfo,
+    store: Mutex<Store>,
+    /// Serialises write-back passes, so two writes of the same block never race.
+    pass: Mutex<()>,
+    flush: flush::GroupCommit,
+    lazy: lazy::Control,
+    readers: AtomicU64,
+    warned_unsafe: AtomicBool,
+    counters: CacheCounters,
+}
+
+/// The cache driver.
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("options", &self.inner.options).finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Creates a cache called `name` and attaches it on top of `lower`'s stack.
+    pub fn create(name: &str, options: CacheOptions, lower: &DeviceRef) -> Result<DeviceRef, CacheError> {
+        let lower = lower.attached_top();
+        let size = lower::query_size(&lower).map_err(CacheError::LowerSize)?;
+        let sector = lower.sector_size();
+        let block = options.block_size;
+        if block == 0 || !block.is_power_of_two() || block % sector != 0 {
+            return Err(CacheError::Invalid(format!(
+                "block size {block} must be a power of two and a multiple of the {sector}-byte sector"
+            )));
+        }
+        if options.size < u64::from(block) {
+            return Err(CacheError::Invalid(format!("size {} is smaller than one {block}-byte block", options.size)));
+        }
+        if options.lazy_share == 0 {
+            return Err(CacheError::Invalid("lazy share must be at least 1 (1/share per pass)".into()));
+        }
+        let mut options = options;
+        options.dirty_threshold = options.dirty_threshold.clamp(u64::from(block), options.size);
+        let mut characteristics = Characteristics::SHUTDOWN_NOTIFY | Characteristics::VOLATILE_CACHE;
+        if options.mode == CacheMode::Unsafe {
+            tracing::warn!(
+                cache = name,
+                "UNSAFE CACHE: flushes are ignored; data acknowledged by a flush can be lost on a crash"
+            );
+            characteristics = characteristics | Characteristics::UNSAFE_FLUSH;
+        }
+        let inner = Arc::new(Inner {
+            info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
+            options,
+            lower: Arc::clone(&lower),
+            store: Mutex::new(Store::default()),
+            pass: Mutex::new(()),
+            flush: flush::GroupCommit::default(),
+            lazy: lazy::Control::default(),
+            readers: AtomicU64::new(0),
+            warned_unsafe: AtomicBool::new(false),
+            counters: CacheCounters::default(),
+        });
+        if inner.options.mode != CacheMode::WriteThrough {
+            lazy::start(&inner);
+        }
+        let device = DeviceBuilder::new(name)
+            .characteristics(characteristics)
+            .attach(Cache { inner: Arc::clone(&inner) }, &lower)?;
+        Ok(device)
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &CacheCounters {
+        &self.inner.counters
+    }
+
+    /// Bytes cached and bytes dirty.
+    pub fn usage(&self) -> (u64, u64) {
+        let s = self.inner.store();
+        (s.bytes, s.dirty_bytes)
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.inner.lazy.stop();
+    }
+}
+
+impl Inner {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn block_size(&self) -> u64 {
+        u64::from(self.options.block_size)
+    }
+
+    fn block_len(&self, block: u64) -> usize {
+        let start = block * self.block_size();
+        (self.info.size - start).min(self.block_size()) as usize
+    }
+
+    /// Calls `f(block, offset_in_block, range_in_request)` per block piece.
+    fn pieces(&self, offset: u64, len: u64, mut f: impl FnMut(u64, usize, std::ops::Range<usize>)) {
+        let bs = self.block_size();
+        let mut done = 0;
+        while done < len {
+            let at = offset + done;
+            let (block, within) = (at / bs, at % bs);
+            let n = (bs - within).min(len - done);
+            f(block, within as usize, done as usize..(done + n) as usize);
+            done += n;
+        }
+    }
+
+    /// Writes behind: up to `limit` dirty blocks (all if `None`) or exactly `only`.
+    /// Returns the first failure; failed blocks stay dirty.
+    fn write_back(&self, limit: Option<usize>, only: Option<&[u64]>, fua: bool) -> Result<(), Status> {
+        const BATCH: usize = 256;
+        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        let chosen: Vec<u64> = match only {
+            Some(blocks) => blocks.to_vec(),
+            None => self.store().dirty_blocks(limit.unwrap_or(usize::MAX)),
+        };
+        let mut first_error = None;
+        for batch in chosen.chunks(BATCH) {
+            let writes: Vec<lower::BlockWrite> = {
+                let s = self.store();
+                batch
+                    .iter()
+                    .filter_map(|&block| {
+                        let b = s.get(block)?;
+                        // A FUA write-through writes its blocks even if clean.
+                        (b.dirty || fua).then(|| lower::BlockWrite {
+                            block,
+                            generation: b.generation,
+                            offset: block * self.block_size(),
+                            data: b.data.clone(),
+                        })
+                    })
+                    .collect()
+            };
+            let statuses = lower::write_all(&self.lower, &writes, fua);
+            let mut s = self.store();
+            for (w, status) in writes.iter().zip(statuses) {
+                if status.is_success() {
+                    s.mark_clean(w.block, w.generation);
+                    self.counters.blocks_written.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(block = w.block, %status, "cache: write-behind failed; the block stays dirty");
+                    first_error.get_or_insert(status);
+                }
+            }
+            s.evict_to(if self.readers.load(Ordering::Acquire) == 0 { self.options.size } else { u64::MAX });
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn read(&self, mut irp: Irp) -> Status {
+        let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
+            Ok(BlockRequest::Read { offset, length }) => (offset, length),
+            Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
+            Err(status) => return irp.complete(status),
+        };
+        // Everything cached: serve it here.
+        {
+            let mut s = self.store();
+            let mut all = true;
+            self.pieces(offset, length as u64, |block, _, _| all &= s.get(block).is_some());
+            if all {
+                let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) else {
+                    return irp.complete(Status::INVALID_PARAMETER);
+                };
+                self.pieces(offset, length as u64, |block, within, range| {
+                    let b = s.get(block).expect("checked above");
+                    buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]);
+                    s.touch(block);
+                });
+                drop(s);
+                return irp.complete_with(Status::SUCCESS, length as u64);
+            }
+            // No clean block may leave while the read below is in flight: the overlay
+            // after it needs every block that was dirty when it started.
+            self.readers.fetch_add(1, Ordering::AcqRel);
+        }
+        let mut irp = irp.forward_synchronously(&self.lower);
+        let status = irp.io_status().status;
+        if status.is_success() {
+            let mut s = self.store();
+            if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
+                self.pieces(offset, length as u64, |block, within, range| match s.get(block) {
+                    Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
+                    None if self.options.read_cache && within == 0 && range.len() == self.block_len(block) => {
+                        s.insert(block, buf[range].into(), false);
+                    }
+                    None => {}
+                });
+            }
+        }
+        let last_reader = self.readers.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last_reader {
+            self.store().evict_to(self.options.size);
+        }
+        let info = irp.io_status().information;
+        irp.complete_with(status, info)
+    }
+
+    fn write(&self, irp: Irp) -> Status {
+        let (offset, length, fua) = match BlockRequest::decode(&irp, &self.info) {
+            Ok(BlockRequest::Write { offset, length, fua }) => (offset, length, fua),
+            Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
+            Err(status) => return irp.complete(status),
+        };
+        if self.options.mode == CacheMode::WriteThrough {
+            return self.write_through(irp, offset, length);
+        }
+        let mut touched = Vec::new();
+        let mut failure = None;
+        {
+            let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
+            let data = &mdl.bytes()[..length];
+            self.pieces(offset, length as u64, |block, within, range| {
+                if failure.is_some() {
+                    return;
+                }
+                touched.push(block);
+                if let Err(status) = self.write_piece(block, within, &data[range]) {
+                    failure = Some(status);
+                }
+            });
+        }
+        if let Some(status) = failure {
+            return irp.complete(status);
+        }
+        if fua && let Err(status) = self.write_back(None, Some(&touched), true) {
+            return irp.complete(status);
+        }
+        self.throttle();
+        irp.complete_with(Status::SUCCESS, length as u64)
+    }
+
+    /// Puts one block piece into the cache, reading the block first when the piece
+    /// covers only part of a block that is not cached.
+    fn write_piece(&self, block: u64, within: usize, data: &[u8]) -> Result<(), Status> {
+        let whole = within == 0 && data.len() == self.block_len(block);
+        loop {
+            {
+                let mut s = self.store();
+                if s.write(block, within, data) {
+                    return Ok(());
+                }
+                if whole {
+                    s.insert(block, data.into(), true);
+                    return Ok(());
+                }
+            }
+            let filled = lower::read(&self.lower, block * self.block_size(), self.block_len(block))?;
+            self.store().insert(block, filled, false);
+        }
+    }
+
+    /// Writers wait at the dirty threshold by writing behind themselves.
+    fn throttle(&self) {
+        let over = {
+            let mut s = self.store();
+            if self.readers.load(Ordering::Acquire) == 0 {
+                s.evict_to(self.options.size);
+            }
+            s.dirty_bytes.saturating_sub(self.options.dirty_threshold)
+        };
+        if over > 0 {
+            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            // Write down to 7/8 of the threshold so throttling does not happen on
+            // every write.
+            let target = over + self.options.dirty_threshold / 8;
+            let blocks = target.div_ceil(self.block_size()) as usize;
+            if let Err(status) = self.write_back(Some(blocks), None, false) {
+                tracing::warn!(%status, "cache: throttled write-behind failed");
+            }
+        }
+    }
+
+    fn write_through(&self, irp: Irp, offset: u64, length: usize) -> Status {
+        let irp = irp.forward_synchronously(&self.lower);
+        let mut s = self.store();
+        self.pieces(offset, length as u64, |block, _, _| s.remove_clean(block));
+        drop(s);
+        let st = irp.io_status();
+        irp.complete_with(st.status, st.information)
+    }
+
+    /// Discard and write-zeroes: cached copies of the range are superseded, then the
+    /// request goes down, holding the pass lock so no older dirty data lands after it.
+    fn zero_range(&self, irp: Irp) -> Status {
+        let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
+            Ok(r) => r.range(),
+            Err(status) => return irp.complete(status),
+        };
+        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut s = self.store();
+            self.pieces(offset, length, |block, within, range| {
+                if within == 0 && range.len() == self.block_len(block) {
+                    s.discard(block);
+                } else {
+                    let zeros = vec![0u8; range.len()];
+                    // A cached partial block gets the zeroes too (and is written again later).
+                    s.write(block, within, &zeros);
+                }
+            });
+        }
+        let irp = irp.forward_synchronously(&self.lower);
+        let st = irp.io_status();
+        irp.complete_with(st.status, st.information)
+    }
+
+    fn flush(&self, mut irp: Irp) -> Status {
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        if self.options.mode == CacheMode::Unsafe {
+            if !self.warned_unsafe.swap(true, Ordering::Relaxed) {
+                tracing::warn!("UNSAFE CACHE: a flush was ignored (mode=unsafe); nothing was written");
+            }
+            return irp.complete(Status::SUCCESS);
+        }
+        let flags = irp.flush_flags();
+        let status = if flags.syncs_device() {
+            self.flush.run(|| self.flush_everything(flags))
+        } else {
+            // Data only, no device sync: nothing to coalesce.
+            self.write_back(None, None, false).err().unwrap_or(Status::SUCCESS)
+        };
+        if status.is_success() && flags.syncs_device() {
+            irp.mark_flush_covered();
+        }
+        irp.complete(status)
+    }
+
+    /// One flush of the group: write every dirty block, then flush the device below.
+    fn flush_everything(&self, flags: irp::FlushFlags) -> Status {
+        let written = self.write_back(None, None, false);
+        self.counters.lower_flushes.fetch_add(1, Ordering::Relaxed);
+        let lower = lower::flush(&self.lower, flags);
+        let lower = if lower == Status::INVALID_DEVICE_REQUEST { Status::SUCCESS } else { lower };
+        match written {
+            Err(status) => status,
+            Ok(()) => lower,
+        }
+    }
+
+    fn shutdown(&self, irp: Irp) -> Status {
+        let written = self.write_back(None, None, false);
+        let irp = irp.forward_synchronously(&self.lower);
+        let lower = irp.io_status().status;
+        irp.complete(written.err().unwrap_or(lower))
+    }
+}
+
+impl Driver for Cache {
+    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.read(irp)
+    }
+    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.write(irp)
+    }
+    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.zero_range(irp)
+    }
+    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.zero_range(irp)
+    }
+    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.flush(irp)
+    }
+    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
+        self.inner.shutdown(irp)
+    }
+}

@@ -1,0 +1,212 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use irp::{Access, Device, DeviceRef, Driver, Handle, IoManager, Irp, Status};
+
+use super::*;
+use crate::disk::crash::{CrashDisk, CrashDiskOptions, CrashPlan};
+
+const SIZE: u64 = 1 << 20;
+
+/// A filter that fails writes (and flushes) while `failing` is set.
+#[derive(Default)]
+struct Flaky {
+    failing: Arc<AtomicBool>,
+}
+impl Driver for Flaky {
+    fn write(&self, device: &DeviceRef, mut irp: Irp) -> Status {
+        if self.failing.load(Ordering::SeqCst) {
+            return irp.complete(Status::IO_DEVICE_ERROR);
+        }
+        irp.skip_current_location();
+        device.lower().unwrap().call(irp)
+    }
+}
+
+struct Rig {
+    _io: IoManager,
+    handle: Handle,
+    disk: Arc<CrashDisk>,
+    cache: DeviceRef,
+    failing: Arc<AtomicBool>,
+}
+
+impl Rig {
+    fn cache(&self) -> &Cache {
+        self.cache.driver_as::<Cache>().unwrap()
+    }
+}
+
+fn rig(options: CacheOptions) -> Rig {
+    let disk =
+        CrashDisk::new(&CrashDiskOptions { size: Some(SIZE), sector_size: Some(512), ..Default::default() }).unwrap();
+    let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
+    let failing = Arc::new(AtomicBool::new(false));
+    let flaky = Device::attach("flaky", Flaky { failing: Arc::clone(&failing) }, &bottom).unwrap();
+    let cache = Cache::create("cache", options, &flaky).unwrap();
+    let io = IoManager::new();
+    io.register("disk", &cache).unwrap();
+    let handle = io.open("disk", Access::READ_WRITE).unwrap();
+    Rig { _io: io, handle, disk, cache, failing }
+}
+
+fn slow_lazy() -> CacheOptions {
+    CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() }
+}
+
+#[test]
+fn writes_stay_in_the_cache_until_a_flush_writes_them_and_syncs_the_disk() {
+    let r = rig(slow_lazy());
+    r.handle.write(8192, &[7; 4096]).unwrap();
+    assert_eq!(r.handle.read(8192, 4096).unwrap().bytes(), &[7; 4096]);
+    assert_eq!(r.disk.live_image()[8192], 0, "nothing went down yet");
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(r.disk.durable_image()[8192..12288], [7; 4096]);
+    assert_eq!(r.disk.flush_count(), 1);
+    assert_eq!(r.cache().usage().1, 0, "no dirty bytes left");
+}
+
+#[test]
+fn fua_writes_are_written_through() {
+    let r = rig(slow_lazy());
+    r.handle.write_fua(0, &[3; 4096]).unwrap();
+    let image = r.disk.crash(&CrashPlan::LoseAll).unwrap();
+    assert_eq!(image[..4096], [3; 4096]);
+}
+
+#[test]
+fn partial_block_writes_read_the_block_first() {
+    let r = rig(slow_lazy());
+    r.handle.write(0, &[1; 4096]).unwrap();
+    r.handle.flush_buffers().unwrap();
+    // Evict nothing, but write 512 bytes into a block that is cached...
+    r.handle.write(512, &[2; 512]).unwrap();
+    // ...and 512 bytes into one that is not.
+    r.handle.write(4096 + 1024, &[3; 512]).unwrap();
+    let back = r.handle.read(0, 8192).unwrap();
+    let b = back.bytes();
+    assert_eq!((b[0], b[512], b[1024], b[4096], b[5120], b[5632]), (1, 2, 1, 0, 3, 0));
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(&r.disk.durable_image()[..8192], b);
+}
+
+#[test]
+fn failed_write_behind_keeps_blocks_dirty_and_a_later_flush_writes_them() {
+    let r = rig(slow_lazy());
+    r.handle.write(0, &[9; 8192]).unwrap();
+    r.failing.store(true, Ordering::SeqCst);
+    assert_eq!(r.handle.flush_buffers(), Err(Status::IO_DEVICE_ERROR));
+    assert_eq!(r.cache().usage().1, 8192, "both blocks still dirty");
+    assert_eq!(r.disk.durable_image()[0], 0);
+    r.failing.store(false, Ordering::SeqCst);
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(r.disk.durable_image()[..8192], [9; 8192]);
+}
+
+#[test]
+fn dirty_blocks_are_never_evicted_and_writers_are_throttled() {
+    let options = CacheOptions { size: 16 * 1024, dirty_threshold: 8 * 1024, ..slow_lazy() };
+    let r = rig(options);
+    for i in 0..64u64 {
+        r.handle.write(i * 4096, &[i as u8 + 1; 4096]).unwrap();
+        let (bytes, dirty) = r.cache().usage();
+        assert!(bytes <= 16 * 1024 && dirty <= 8 * 1024, "cache grew to {bytes} bytes, {dirty} dirty");
+    }
+    assert!(r.cache().counters().throttled.load(Ordering::Relaxed) > 0);
+    for i in 0..64u64 {
+        assert_eq!(r.handle.read(i * 4096, 4096).unwrap().bytes()[0], i as u8 + 1, "block {i}");
+    }
+    r.handle.flush_buffers().unwrap();
+    let image = r.disk.durable_image();
+    assert!((0..64usize).all(|i| image[i * 4096] == i as u8 + 1));
+}
+
+#[test]
+fn the_lazy_writer_writes_behind_without_a_flush() {
+    let options = CacheOptions { lazy_interval: Duration::from_millis(10), lazy_share: 1, ..CacheOptions::default() };
+    let r = rig(options);
+    r.handle.write(4096, &[5; 4096]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while r.disk.live_image()[4096] != 5 {
+        assert!(Instant::now() < deadline, "the lazy writer never wrote the block");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Written, not flushed: the disk's own cache still holds it.
+    assert_eq!(r.disk.flush_count(), 0);
+}
+
+#[test]
+fn concurrent_flushes_coalesce() {
+    let r = Arc::new(rig(slow_lazy()));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let r = Arc::clone(&r);
+            std::thread::spawn(move || {
+                for i in 0..20u64 {
+                    r.handle.write((t * 20 + i) * 4096, &[t as u8 + 1; 4096]).unwrap();
+                    r.handle.flush_buffers().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let c = r.cache().counters();
+    let (flushes, lower) = (c.flushes.load(Ordering::Relaxed), c.lower_flushes.load(Ordering::Relaxed));
+    assert_eq!(flushes, 160);
+    assert!(lower <= flushes, "{lower} lower flushes for {flushes}");
+    let image = r.disk.durable_image();
+    assert!((0..160usize).all(|b| image[b * 4096] == (b / 20) as u8 + 1));
+}
+
+#[test]
+fn unsafe_mode_ignores_flushes_and_a_crash_loses_the_data() {
+    let r = rig(CacheOptions { mode: CacheMode::Unsafe, ..slow_lazy() });
+    assert!(r.cache.characteristics().contains(irp::Characteristics::UNSAFE_FLUSH));
+    r.handle.write(0, &[1; 4096]).unwrap();
+    r.handle.flush_buffers().unwrap();
+    let image = r.disk.crash(&CrashPlan::KeepAll).unwrap();
+    assert_eq!(image[0], 0, "the flush wrote nothing");
+}
+
+#[test]
+fn writethrough_sends_every_write_down_before_completing() {
+    let r = rig(CacheOptions { mode: CacheMode::WriteThrough, ..slow_lazy() });
+    r.handle.write(0, &[4; 4096]).unwrap();
+    assert_eq!(r.disk.live_image()[0], 4);
+    assert_eq!(r.handle.read(0, 4096).unwrap().bytes(), &[4; 4096]);
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(r.disk.durable_image()[0], 4);
+}
+
+#[test]
+fn a_discard_supersedes_dirty_data() {
+    let r = rig(slow_lazy());
+    r.handle.write(0, &[8; 16384]).unwrap();
+    r.handle.discard(4096, 8192).unwrap();
+    r.handle.write_zeroes(512, 512, irp::RequestFlags::NONE).unwrap();
+    let back = r.handle.read(0, 16384).unwrap();
+    let b = back.bytes();
+    assert_eq!((b[0], b[512], b[1024], b[4096], b[12287], b[12288]), (8, 0, 8, 0, 0, 8));
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(&r.disk.durable_image()[..16384], b);
+}
+
+#[test]
+fn shutdown_writes_everything() {
+    let r = rig(slow_lazy());
+    r.handle.write(0, &[6; 4096]).unwrap();
+    r._io.shutdown().unwrap();
+    assert_eq!(r.disk.durable_image()[0], 6);
+}
+
+#[test]
+fn bad_settings_are_clear_errors() {
+    let lower = crate::disk::memory::MemoryDisk::create("mem", SIZE, 4096).unwrap();
+    let err = Cache::create("c", CacheOptions { block_size: 512, ..CacheOptions::default() }, &lower).unwrap_err();
+    assert!(err.to_string().contains("512"), "{err}");
+    let err = Cache::create("c", CacheOptions { size: 100, ..CacheOptions::default() }, &lower).unwrap_err();
+    assert!(err.to_string().contains("100"), "{err}");
+}
