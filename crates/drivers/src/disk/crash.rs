@@ -16,6 +16,7 @@ mod plan;
 mod trigger;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Status};
@@ -57,7 +58,35 @@ pub enum CrashDiskError {
     Device(#[from] irp::DeviceError),
 }
 
+/// What reached the disk, in order, stamped with a clock shared with the workload
+/// (for the crash checker, which rebuilds the disk's state at every point).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskEvent {
+    /// A write (discards and zeroes are writes of zeroes).
+    Write {
+        /// Clock value when it reached the disk.
+        stamp: u64,
+        /// Byte offset.
+        offset: u64,
+        /// The data.
+        data: Arc<[u8]>,
+        /// ForceUnitAccess.
+        fua: bool,
+    },
+    /// A flush that made the cache durable.
+    Flush {
+        /// Clock value when it completed at the disk.
+        stamp: u64,
+    },
+}
+
+struct Recorder {
+    clock: Arc<AtomicU64>,
+    events: Vec<DiskEvent>,
+}
+
 pub(crate) struct State {
+    recorder: Option<Recorder>,
     durable: DurableImage,
     /// The live image: what reads see.
     live: Vec<u8>,
@@ -103,12 +132,27 @@ impl CrashDisk {
         let durable = match &options.path {
             Some(path) => DurableImage::open_file(path, options.size)?,
             None => {
-                let size = options.size.ok_or_else(|| CrashDiskError::BadSize { size: 0, sector })?;
+                let size = options.size.ok_or(CrashDiskError::BadSize { size: 0, sector })?;
                 DurableImage::memory(size)
             }
         };
+        CrashDisk::from_durable(durable, sector, options)
+    }
+
+    /// An in-memory crash disk whose durable image starts as `image` (to restart a
+    /// stack over what survived a crash).
+    pub fn with_image(image: Vec<u8>, sector_size: u32) -> Result<Arc<CrashDisk>, CrashDiskError> {
+        let options = CrashDiskOptions { sector_size: Some(sector_size), ..Default::default() };
+        CrashDisk::from_durable(DurableImage::Memory(image), sector_size, &options)
+    }
+
+    fn from_durable(
+        durable: DurableImage,
+        sector: u32,
+        options: &CrashDiskOptions,
+    ) -> Result<Arc<CrashDisk>, CrashDiskError> {
         let size = durable.len();
-        if size == 0 || size % u64::from(sector) != 0 || !sector.is_power_of_two() {
+        if size == 0 || !sector.is_power_of_two() || size % u64::from(sector) != 0 {
             return Err(CrashDiskError::BadSize { size, sector });
         }
         let live = durable.read_all().map_err(|source| CrashDiskError::Image {
@@ -117,7 +161,15 @@ impl CrashDisk {
         })?;
         let disk = Arc::new(CrashDisk {
             info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
-            state: Mutex::new(State { durable, live, cache: Vec::new(), next_seq: 0, crashed: None, flushes: 0 }),
+            state: Mutex::new(State {
+                recorder: None,
+                durable,
+                live,
+                cache: Vec::new(),
+                next_seq: 0,
+                crashed: None,
+                flushes: 0,
+            }),
             trigger: trigger::Trigger::new(options.control_file.clone(), options.on_sigusr1),
         });
         if let Some(t) = &disk.trigger {
@@ -156,6 +208,17 @@ impl CrashDisk {
     /// The writes in the volatile cache, oldest first.
     pub fn unflushed(&self) -> Vec<UnflushedWrite> {
         self.state().cache.clone()
+    }
+
+    /// Starts recording every write and flush that reaches the disk, stamped from
+    /// `clock` (which the caller also uses to stamp what it does).
+    pub fn start_recording(&self, clock: Arc<AtomicU64>) {
+        self.state().recorder = Some(Recorder { clock, events: Vec::new() });
+    }
+
+    /// Takes the events recorded so far.
+    pub fn take_events(&self) -> Vec<DiskEvent> {
+        self.state().recorder.as_mut().map(|r| std::mem::take(&mut r.events)).unwrap_or_default()
     }
 
     /// How many flushes reached the disk.
@@ -246,6 +309,10 @@ impl State {
         self.live[o..o + data.len()].copy_from_slice(&data);
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some(r) = &mut self.recorder {
+            let stamp = r.clock.fetch_add(1, Ordering::SeqCst);
+            r.events.push(DiskEvent::Write { stamp, offset, data: Arc::clone(&data), fua });
+        }
         if fua {
             // Durable at completion: written through to the durable image. It also
             // stays in the cache so that a flush or a crash that applies older cached
@@ -265,6 +332,10 @@ impl State {
         self.cache.clear();
         self.durable.sync()?;
         self.flushes += 1;
+        if let Some(r) = &mut self.recorder {
+            let stamp = r.clock.fetch_add(1, Ordering::SeqCst);
+            r.events.push(DiskEvent::Flush { stamp });
+        }
         Ok(())
     }
 }

@@ -1,0 +1,102 @@
+//! The oracle of DESIGN.md: after a crash, every sector holds its value as of the last
+//! flush (or FUA write) that covered it, or a value written to it later — never an
+//! older value, never garbage.
+
+use crate::pattern::Found;
+use crate::workload::{Op, OpKind};
+
+#[derive(Clone, Copy, Debug)]
+struct SectorWrite {
+    value: Found,
+    invoked: u64,
+    completed: u64,
+    ok: bool,
+    fua: bool,
+}
+
+/// Per-sector write histories and the flushes, ready to answer "what may this sector
+/// hold after a crash at time T".
+#[derive(Debug)]
+pub struct Oracle {
+    sectors: Vec<Vec<SectorWrite>>,
+    /// (completed, invoked) of successful flushes, by completion time.
+    flushes: Vec<(u64, u64)>,
+}
+
+/// A sector whose value the oracle does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The sector.
+    pub sector: u64,
+    /// What it holds.
+    pub found: Found,
+    /// What it may hold.
+    pub allowed: Vec<Found>,
+    /// The write a completed flush or FUA made durable, if any.
+    pub required: Option<Found>,
+}
+
+impl Oracle {
+    /// Builds the oracle from every thread's operations. Each sector is written by one
+    /// thread only, so its writes are totally ordered.
+    pub fn new(ops: &[Op], sectors: u64) -> Oracle {
+        let mut per_sector = vec![Vec::new(); sectors as usize];
+        let mut flushes = Vec::new();
+        let mut sorted: Vec<&Op> = ops.iter().collect();
+        sorted.sort_by_key(|o| o.invoked);
+        for op in sorted {
+            match op.kind {
+                OpKind::Flush => {
+                    if op.ok {
+                        flushes.push((op.completed, op.invoked));
+                    }
+                }
+                kind => {
+                    let value = if kind == OpKind::Discard { Found::Zero } else { Found::Op(op.id) };
+                    for s in op.sector..op.sector + op.count {
+                        per_sector[s as usize].push(SectorWrite {
+                            value,
+                            invoked: op.invoked,
+                            completed: op.completed,
+                            ok: op.ok,
+                            fua: kind == OpKind::FuaWrite,
+                        });
+                    }
+                }
+            }
+        }
+        flushes.sort_unstable();
+        Oracle { sectors: per_sector, flushes }
+    }
+
+    /// The latest invocation time of a flush that completed with success before `t`:
+    /// every write that completed before it is covered.
+    fn covered_before(&self, t: u64) -> Option<u64> {
+        self.flushes.iter().take_while(|(completed, _)| *completed < t).map(|(_, invoked)| *invoked).max()
+    }
+
+    /// Checks `image` (the whole disk) as it must be after a crash at time `t`.
+    pub fn check(&self, image: &[u8], sector_size: usize, t: u64) -> Result<(), Mismatch> {
+        let covered = self.covered_before(t);
+        for (s, writes) in self.sectors.iter().enumerate() {
+            let bytes = &image[s * sector_size..(s + 1) * sector_size];
+            let found = crate::pattern::decode(bytes, s as u64);
+            let durable = |w: &SectorWrite| {
+                w.ok && w.completed < t && (w.fua || covered.is_some_and(|c| w.completed < c))
+            };
+            let k = writes.iter().rposition(durable);
+            let mut allowed: Vec<Found> = Vec::new();
+            match k {
+                Some(k) => allowed.push(writes[k].value),
+                None => allowed.push(Found::Zero),
+            }
+            let from = k.map_or(0, |k| k + 1);
+            allowed.extend(writes[from..].iter().filter(|w| w.invoked < t).map(|w| w.value));
+            if !allowed.contains(&found) {
+                allowed.dedup();
+                return Err(Mismatch { sector: s as u64, found, allowed, required: k.map(|k| writes[k].value) });
+            }
+        }
+        Ok(())
+    }
+}
