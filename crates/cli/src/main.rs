@@ -1,1 +1,76 @@
-fn main() {}
+//! `irpstack`: the command-line front end of the irpstack I/O manager and driver stack.
+
+mod alloc_counter;
+mod bench;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[global_allocator]
+static ALLOCATOR: alloc_counter::CountingAllocator = alloc_counter::CountingAllocator;
+
+const LONG_ABOUT: &str = "\
+irpstack is a user-space I/O manager and driver stack built on the Windows NT I/O model.
+
+A request travels as an I/O request packet (IRP) down a stack of drivers (filters over a
+device), each with its own stack location, and completes bottom-up through completion
+routines. A FlushBuffers IRP is the promise that everything written before it is durable.
+
+Logging goes to stderr and is controlled by RUST_LOG (default: warn). The I/O verifier is
+controlled by IRPSTACK_VERIFIER=off|record|strict (default: strict in debug builds, off in
+release builds).";
+
+/// A user-space I/O manager and driver stack built on the NT I/O model.
+#[derive(Debug, Parser)]
+#[command(name = "irpstack", version, long_about = LONG_ABOUT, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the I/O path: IRP dispatch through driver stacks, cache flushes for persistence.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    // Usage errors, --help and --version are reported by clap (exit code 2, or 0).
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match cli.command {
+        Command::Bench(command) => bench::run(command, &mut out),
+    }
+    .and_then(|()| out.flush().map_err(anyhow::Error::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("irpstack: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr with the filter in `RUST_LOG`; `warn` when it is unset or invalid.
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Whether the output was cut short by its reader (`irpstack ... | head`): not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,113 @@
+//! Runs the built `irpstack` binary: help, usage errors, and the benchmarks' JSON output
+//! (never their speed).
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn irpstack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_irpstack")).args(args).output().expect("the irpstack binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Every stdout line as a JSON object.
+fn json_lines(output: &Output) -> Vec<serde_json::Map<String, Value>> {
+    stdout(output)
+        .lines()
+        .map(|line| match serde_json::from_str(line) {
+            Ok(Value::Object(object)) => object,
+            other => panic!("not a JSON object: {line:?} ({other:?})"),
+        })
+        .collect()
+}
+
+fn assert_usage_error(args: &[&str], expected: &str) {
+    let output = irpstack(args);
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{args:?} succeeded");
+    assert!(err.contains(expected), "{args:?}: stderr {err:?} does not mention {expected:?}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(stdout(&output).is_empty(), "{args:?} wrote to stdout");
+}
+
+#[test]
+fn help_describes_irpstack_and_lists_subcommands() {
+    let output = irpstack(&["--help"]);
+    assert!(output.status.success());
+    let help = stdout(&output);
+    for needle in ["I/O manager", "IRP", "flush", "bench"] {
+        assert!(help.contains(needle), "--help does not mention {needle:?}:\n{help}");
+    }
+    let output = irpstack(&["bench", "--help"]);
+    assert!(output.status.success());
+    let help = stdout(&output);
+    assert!(help.contains("dispatch") && help.contains("cacheflush"), "{help}");
+}
+
+#[test]
+fn version_prints_the_version() {
+    let output = irpstack(&["--version"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn usage_errors_exit_non_zero_without_panicking() {
+    assert_usage_error(&["frobnicate"], "frobnicate");
+    assert_usage_error(&["bench", "dispatch", "--bogus"], "--bogus");
+    assert_usage_error(&["bench", "dispatch", "--irps", "0"], "--irps");
+    assert_usage_error(&["bench", "dispatch", "--irps", "many"], "--irps");
+    assert_usage_error(&["bench", "cacheflush", "--repeats", "0"], "--repeats");
+    assert_usage_error(&["bench", "nothing"], "nothing");
+    let output = irpstack(&[]);
+    assert!(!output.status.success());
+    assert!(!stderr(&output).contains("panicked"));
+}
+
+#[test]
+fn bench_dispatch_json_has_one_row_per_stack() {
+    let output = irpstack(&["bench", "dispatch", "--json", "--irps", "2000", "--repeats", "1"]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let rows = json_lines(&output);
+    assert!(rows.len() == 3 || rows.len() == 4, "{} rows", rows.len());
+    let mut layers = Vec::new();
+    for row in &rows {
+        for key in ["layers", "ns_per_irp", "ns_per_layer", "allocs_per_irp"] {
+            assert!(row.get(key).is_some_and(Value::is_number), "row {row:?} lacks number {key}");
+        }
+        assert!(row["ns_per_irp"].as_f64().unwrap() > 0.0, "{row:?}");
+        assert!(row["ns_per_layer"].as_f64().unwrap() >= 0.0, "{row:?}");
+        layers.push(row["layers"].as_u64().expect("layers is an integer"));
+    }
+    for expected in [1, 4, 16] {
+        assert!(layers.contains(&expected), "no row for {expected} layers: {layers:?}");
+    }
+}
+
+#[test]
+fn bench_cacheflush_json_has_every_size_and_method() {
+    let output = irpstack(&["bench", "cacheflush", "--json", "--repeats", "1"]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let rows = json_lines(&output);
+    for row in &rows {
+        assert!(row.get("bytes").is_some_and(Value::is_u64), "{row:?}");
+        assert!(row.get("method").is_some_and(Value::is_string), "{row:?}");
+        assert!(row["gbps"].as_f64().is_some_and(|gbps| gbps > 0.0), "{row:?}");
+        assert_eq!(row.len(), 3, "{row:?}");
+    }
+    for bytes in [4096, 1 << 20, 64 << 20] {
+        for method in ["persist", "memcpy"] {
+            assert!(
+                rows.iter().any(|row| row["bytes"] == bytes && row["method"] == method),
+                "no row for {method} over {bytes} bytes"
+            );
+        }
+    }
+}
