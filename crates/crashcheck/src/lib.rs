@@ -162,11 +162,17 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
             continue;
         }
         let crash_time = events.get(p).map_or(u64::MAX, replay::stamp);
-        let plans = states::plans(&state.cache, config.sector_size as usize, config.exhaustive_limit, config.samples, &mut rng);
+        let plans = states::plans(
+            &state.cache,
+            config.sector_size as usize,
+            config.exhaustive_limit,
+            config.samples,
+            &mut rng,
+        );
         for plan in plans {
             let mut image = state.durable.clone();
             plan.apply(&mut image, &state.cache, config.sector_size);
-            let restart = report.states % config.restart_every.max(1) == 0;
+            let restart = report.states.is_multiple_of(config.restart_every.max(1));
             let seen = if restart { read_through_restarted_stack(image, config, build)? } else { image };
             report.states += 1;
             if let Err(m) = oracle.check(&seen, config.sector_size as usize, crash_time) {
@@ -183,7 +189,11 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
 
 /// Restarts the stack over `image` (a fresh in-memory crash disk holding it) and reads
 /// the whole disk back through it.
-fn read_through_restarted_stack(image: Vec<u8>, config: &Config, build: &StackBuilder<'_>) -> Result<Vec<u8>, CheckError> {
+fn read_through_restarted_stack(
+    image: Vec<u8>,
+    config: &Config,
+    build: &StackBuilder<'_>,
+) -> Result<Vec<u8>, CheckError> {
     let size = image.len();
     let disk = CrashDisk::with_image(image, config.sector_size).map_err(setup("restart disk"))?;
     let bottom = DeviceBuilder::new("crash-restarted")
@@ -195,7 +205,8 @@ fn read_through_restarted_stack(image: Vec<u8>, config: &Config, build: &StackBu
     let io = IoManager::new();
     io.register("restarted", &top).map_err(setup("register"))?;
     let handle = io.open("restarted", Access::READ).map_err(setup("open"))?;
-    let back = handle.read(0, size).map_err(|s| CheckError::Setup(format!("reading the restarted stack: {s}")))?;
+    let back =
+        handle.read(0, size).map_err(|s| CheckError::Setup(format!("reading the restarted stack: {s}")))?;
     Ok(back.bytes().to_vec())
 }
 

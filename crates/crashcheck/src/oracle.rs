@@ -94,7 +94,12 @@ impl Oracle {
             allowed.extend(writes[from..].iter().filter(|w| w.invoked < t).map(|w| w.value));
             if !allowed.contains(&found) {
                 allowed.dedup();
-                return Err(Mismatch { sector: s as u64, found, allowed, required: k.map(|k| writes[k].value) });
+                return Err(Mismatch {
+                    sector: s as u64,
+                    found,
+                    allowed,
+                    required: k.map(|k| writes[k].value),
+                });
             }
         }
         Ok(())

@@ -6,10 +6,10 @@ use std::time::Duration;
 use drivers::disk::crash::{CrashPlan, DiskEvent};
 use irp::Violation;
 
+use crate::Config;
 use crate::oracle::Mismatch;
 use crate::pattern::Found;
 use crate::workload::{Op, OpKind};
-use crate::Config;
 
 /// A check that passed.
 #[derive(Debug)]
@@ -128,8 +128,11 @@ impl Failure {
         report: &Report,
     ) -> Failure {
         let _ = events;
-        let last_completed =
-            ops.iter().filter(|o| o.completed < crash_time).max_by_key(|o| o.completed).map(|o| (o.id, o.thread, o.index));
+        let last_completed = ops
+            .iter()
+            .filter(|o| o.completed < crash_time)
+            .max_by_key(|o| o.completed)
+            .map(|o| (o.id, o.thread, o.index));
         let made_durable_by = match mismatch.required {
             Some(Found::Op(id)) => ops.iter().find(|o| o.id == id).map(|w| {
                 if w.kind == OpKind::FuaWrite {
@@ -137,9 +140,16 @@ impl Failure {
                 } else {
                     let flush = ops
                         .iter()
-                        .filter(|f| f.kind == OpKind::Flush && f.ok && f.invoked > w.completed && f.completed < crash_time)
+                        .filter(|f| {
+                            f.kind == OpKind::Flush
+                                && f.ok
+                                && f.invoked > w.completed
+                                && f.completed < crash_time
+                        })
                         .min_by_key(|f| f.completed);
-                    flush.map_or_else(String::new, |f| format!("flush op #{} (thread {}, completed)", f.id, f.thread))
+                    flush.map_or_else(String::new, |f| {
+                        format!("flush op #{} (thread {}, completed)", f.id, f.thread)
+                    })
                 }
             }),
             _ => None,

@@ -6,7 +6,13 @@ use drivers::disk::crash::{CrashPlan, UnflushedWrite};
 use crate::workload::Rng;
 
 /// Crash plans for a cache of `cache.len()` writes.
-pub fn plans(cache: &[UnflushedWrite], sector: usize, exhaustive_limit: usize, samples: usize, rng: &mut Rng) -> Vec<CrashPlan> {
+pub fn plans(
+    cache: &[UnflushedWrite],
+    sector: usize,
+    exhaustive_limit: usize,
+    samples: usize,
+    rng: &mut Rng,
+) -> Vec<CrashPlan> {
     let n = cache.len();
     let mut plans = vec![CrashPlan::LoseAll];
     if n == 0 {
@@ -24,15 +30,23 @@ pub fn plans(cache: &[UnflushedWrite], sector: usize, exhaustive_limit: usize, s
     }
     // Tear each of the last few multi-sector writes: keep everything before it, and a
     // prefix or a suffix of its sectors.
-    for torn in n.saturating_sub(4)..n {
-        let sectors = cache[torn].data.len().div_ceil(sector);
+    for (torn, write) in cache.iter().enumerate().skip(n.saturating_sub(4)) {
+        let sectors = write.data.len().div_ceil(sector);
         if sectors < 2 {
             continue;
         }
         let keep: Vec<bool> = (0..n).map(|i| i < torn).collect();
         for cut in 1..sectors {
-            plans.push(CrashPlan::Torn { keep: keep.clone(), torn, sectors: (0..sectors).map(|j| j < cut).collect() });
-            plans.push(CrashPlan::Torn { keep: keep.clone(), torn, sectors: (0..sectors).map(|j| j >= cut).collect() });
+            plans.push(CrashPlan::Torn {
+                keep: keep.clone(),
+                torn,
+                sectors: (0..sectors).map(|j| j < cut).collect(),
+            });
+            plans.push(CrashPlan::Torn {
+                keep: keep.clone(),
+                torn,
+                sectors: (0..sectors).map(|j| j >= cut).collect(),
+            });
         }
     }
     plans

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use crashcheck::{CheckError, Config};
 use drivers::filter::cache::{Cache, CacheMode, CacheOptions};
-use irp::{Characteristics, Device, DeviceBuilder, DeviceRef, Driver, Irp, MajorFunction, Mdl, Parameters, Status};
+use irp::{
+    Characteristics, Device, DeviceBuilder, DeviceRef, Driver, Irp, MajorFunction, Mdl, Parameters, Status,
+};
 
 fn config(seed: u64) -> Config {
     Config { ops: 160, seed, threads: 3, disk_size: 256 * 1024, restart_every: 8, ..Config::default() }
@@ -46,7 +48,8 @@ fn expect_caught(build: &crashcheck::StackBuilder<'_>) -> String {
 
 fn cache(mode: CacheMode) -> impl Fn(&DeviceRef) -> Result<DeviceRef, String> {
     move |lower| {
-        let options = CacheOptions { size: 64 * 1024, dirty_threshold: 48 * 1024, mode, ..CacheOptions::default() };
+        let options =
+            CacheOptions { size: 64 * 1024, dirty_threshold: 48 * 1024, mode, ..CacheOptions::default() };
         Cache::create("cache", options, lower).map_err(|e| e.to_string())
     }
 }
@@ -82,7 +85,8 @@ impl Driver for SwallowFlush {
 
 #[test]
 fn a_filter_that_swallows_flush_is_caught() {
-    let text = expect_caught(&|lower| Device::attach("swallow", SwallowFlush, lower).map_err(|e| e.to_string()));
+    let text =
+        expect_caught(&|lower| Device::attach("swallow", SwallowFlush, lower).map_err(|e| e.to_string()));
     // The verifier saw it too.
     assert!(text.contains("IRPSTACK-V006"), "{text}");
 }
@@ -123,7 +127,9 @@ impl ToyCache {
     fn write_back(&self, lower: &DeviceRef) -> Status {
         let mut first = Status::SUCCESS;
         let blocks: Vec<(u64, Vec<u8>)> = match self.bug {
-            Bug::CleanBeforeWriteSucceeded => std::mem::take(&mut *self.dirty.lock().unwrap()).into_iter().collect(),
+            Bug::CleanBeforeWriteSucceeded => {
+                std::mem::take(&mut *self.dirty.lock().unwrap()).into_iter().collect()
+            }
             _ => self.dirty.lock().unwrap().iter().map(|(k, v)| (*k, v.clone())).collect(),
         };
         for (offset, data) in blocks {
@@ -236,7 +242,8 @@ fn toy(bug: Bug, flaky: bool) -> impl Fn(&DeviceRef) -> Result<DeviceRef, String
         if flaky {
             lower = Device::attach("flaky", EverySeventhWriteFails(AtomicU64::new(0)), &lower).unwrap();
         }
-        Device::attach("toy-cache", ToyCache { bug, dirty: Mutex::default() }, &lower).map_err(|e| e.to_string())
+        Device::attach("toy-cache", ToyCache { bug, dirty: Mutex::default() }, &lower)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -152,7 +152,7 @@ impl CrashDisk {
         options: &CrashDiskOptions,
     ) -> Result<Arc<CrashDisk>, CrashDiskError> {
         let size = durable.len();
-        if size == 0 || !sector.is_power_of_two() || size % u64::from(sector) != 0 {
+        if size == 0 || !sector.is_power_of_two() || !size.is_multiple_of(u64::from(sector)) {
             return Err(CrashDiskError::BadSize { size, sector });
         }
         let live = durable.read_all().map_err(|source| CrashDiskError::Image {

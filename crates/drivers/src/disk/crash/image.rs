@@ -36,7 +36,8 @@ impl DurableImage {
         if !exists && size.is_none() {
             return Err(CrashDiskError::NoSize { path: path.to_owned() });
         }
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)?;
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)?;
         let mut len = file.metadata().map_err(err)?.len();
         if let Some(size) = size
             && (!exists || len < size)

@@ -13,7 +13,8 @@ fn open(disk: &Arc<CrashDisk>) -> (IoManager, irp::Handle) {
 }
 
 fn memory_disk(size: u64) -> Arc<CrashDisk> {
-    CrashDisk::new(&CrashDiskOptions { size: Some(size), sector_size: Some(512), ..Default::default() }).unwrap()
+    CrashDisk::new(&CrashDiskOptions { size: Some(size), sector_size: Some(512), ..Default::default() })
+        .unwrap()
 }
 
 #[test]
@@ -67,7 +68,8 @@ fn subsets_and_torn_writes() {
     CrashPlan::Subset { keep: vec![false, true] }.apply(&mut image, &cache, 512);
     assert_eq!((image[0], image[2048]), (0, 2));
     let mut image = disk.durable_image();
-    CrashPlan::Torn { keep: vec![false, false], torn: 0, sectors: vec![false, true] }.apply(&mut image, &cache, 512);
+    CrashPlan::Torn { keep: vec![false, false], torn: 0, sectors: vec![false, true] }
+        .apply(&mut image, &cache, 512);
     assert_eq!((image[0], image[512], image[2048]), (0, 1, 0));
     // Seeded plans are deterministic.
     let a = CrashPlan::Seeded { seed: 7, torn: true }.resolve(&cache, 512);
@@ -117,8 +119,9 @@ fn control_file_orders_a_crash_and_the_file_image_survives_the_process() {
     assert_eq!(on_disk[512..1024], [0; 512]);
     // A new process (here: a new disk) over the same file sees the surviving image.
     drop(h);
-    let again = CrashDisk::new(&CrashDiskOptions { path: Some(image), sector_size: Some(512), ..Default::default() })
-        .unwrap();
+    let again =
+        CrashDisk::new(&CrashDiskOptions { path: Some(image), sector_size: Some(512), ..Default::default() })
+            .unwrap();
     assert_eq!(again.live_image()[..512], [5; 512]);
 }
 
@@ -138,7 +141,8 @@ fn bad_options_are_clear_errors() {
     let missing = dir.path().join("nope.img");
     let err = CrashDisk::new(&CrashDiskOptions { path: Some(missing), ..Default::default() }).unwrap_err();
     assert!(err.to_string().contains("nope.img"), "{err}");
-    let err = CrashDisk::new(&CrashDiskOptions { size: Some(1000), sector_size: Some(512), ..Default::default() })
-        .unwrap_err();
+    let err =
+        CrashDisk::new(&CrashDiskOptions { size: Some(1000), sector_size: Some(512), ..Default::default() })
+            .unwrap_err();
     assert!(err.to_string().contains("1000"), "{err}");
 }

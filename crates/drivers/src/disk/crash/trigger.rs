@@ -67,7 +67,7 @@ impl Trigger {
                 let plan = if sigusr1 && SIGUSR1_SEEN.swap(false, Ordering::SeqCst) {
                     Some(CrashPlan::LoseAll)
                 } else {
-                    control.as_ref().and_then(|p| read_order(p))
+                    control.as_ref().and_then(read_order)
                 };
                 if let Some(plan) = plan {
                     if let Err(e) = disk.crash(&plan) {

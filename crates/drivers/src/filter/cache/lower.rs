@@ -2,7 +2,9 @@
 
 use std::sync::mpsc;
 
-use irp::{DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status};
+use irp::{
+    DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status,
+};
 
 /// The lower device's size in bytes.
 pub(super) fn query_size(lower: &DeviceRef) -> Result<u64, Status> {
@@ -17,7 +19,10 @@ pub(super) fn query_size(lower: &DeviceRef) -> Result<u64, Status> {
 pub(super) fn read(lower: &DeviceRef, offset: u64, len: usize) -> Result<Box<[u8]>, Status> {
     let mdl = Mdl::with_len(len).map_err(|_| Status::INSUFFICIENT_RESOURCES)?;
     let irp = Irp::for_device(lower, MajorFunction::Read)
-        .with_parameters(Parameters::Read { offset, length: u32::try_from(len).map_err(|_| Status::INVALID_PARAMETER)? })
+        .with_parameters(Parameters::Read {
+            offset,
+            length: u32::try_from(len).map_err(|_| Status::INVALID_PARAMETER)?,
+        })
         .with_mdl(mdl);
     let mut done = lower.call_and_wait(irp);
     done.status().ok()?;

@@ -139,13 +139,16 @@ impl Cache {
         let size = lower::query_size(&lower).map_err(CacheError::LowerSize)?;
         let sector = lower.sector_size();
         let block = options.block_size;
-        if block == 0 || !block.is_power_of_two() || block % sector != 0 {
+        if block == 0 || !block.is_power_of_two() || !block.is_multiple_of(sector) {
             return Err(CacheError::Invalid(format!(
                 "block size {block} must be a power of two and a multiple of the {sector}-byte sector"
             )));
         }
         if options.size < u64::from(block) {
-            return Err(CacheError::Invalid(format!("size {} is smaller than one {block}-byte block", options.size)));
+            return Err(CacheError::Invalid(format!(
+                "size {} is smaller than one {block}-byte block",
+                options.size
+            )));
         }
         if options.lazy_share == 0 {
             return Err(CacheError::Invalid("lazy share must be at least 1 (1/share per pass)".into()));
@@ -304,7 +307,10 @@ impl Inner {
             if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
                 self.pieces(offset, length as u64, |block, within, range| match s.get(block) {
                     Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
-                    None if self.options.read_cache && within == 0 && range.len() == self.block_len(block) => {
+                    None if self.options.read_cache
+                        && within == 0
+                        && range.len() == self.block_len(block) =>
+                    {
                         s.insert(block, buf[range].into(), false);
                     }
                     None => {}

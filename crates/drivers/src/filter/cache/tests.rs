@@ -1,5 +1,5 @@
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use irp::{Access, Device, DeviceRef, Driver, Handle, IoManager, Irp, Status};
@@ -40,7 +40,8 @@ impl Rig {
 
 fn rig(options: CacheOptions) -> Rig {
     let disk =
-        CrashDisk::new(&CrashDiskOptions { size: Some(SIZE), sector_size: Some(512), ..Default::default() }).unwrap();
+        CrashDisk::new(&CrashDiskOptions { size: Some(SIZE), sector_size: Some(512), ..Default::default() })
+            .unwrap();
     let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
     let failing = Arc::new(AtomicBool::new(false));
     let flaky = Device::attach("flaky", Flaky { failing: Arc::clone(&failing) }, &bottom).unwrap();
@@ -124,7 +125,8 @@ fn dirty_blocks_are_never_evicted_and_writers_are_throttled() {
 
 #[test]
 fn the_lazy_writer_writes_behind_without_a_flush() {
-    let options = CacheOptions { lazy_interval: Duration::from_millis(10), lazy_share: 1, ..CacheOptions::default() };
+    let options =
+        CacheOptions { lazy_interval: Duration::from_millis(10), lazy_share: 1, ..CacheOptions::default() };
     let r = rig(options);
     r.handle.write(4096, &[5; 4096]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -205,7 +207,8 @@ fn shutdown_writes_everything() {
 #[test]
 fn bad_settings_are_clear_errors() {
     let lower = crate::disk::memory::MemoryDisk::create("mem", SIZE, 4096).unwrap();
-    let err = Cache::create("c", CacheOptions { block_size: 512, ..CacheOptions::default() }, &lower).unwrap_err();
+    let err =
+        Cache::create("c", CacheOptions { block_size: 512, ..CacheOptions::default() }, &lower).unwrap_err();
     assert!(err.to_string().contains("512"), "{err}");
     let err = Cache::create("c", CacheOptions { size: 100, ..CacheOptions::default() }, &lower).unwrap_err();
     assert!(err.to_string().contains("100"), "{err}");

@@ -1,0 +1,57 @@
+//! The blocking system calls the thread pool makes for a [`Step`]: `pread`, `pwrite`,
+//! `pwritev2(RWF_DSYNC)`, `fdatasync`, `fallocate`.
+
+use std::os::fd::RawFd;
+
+use super::op::Step;
+
+/// Makes the system call `step` describes on `fd`. Returns what an io_uring CQE would:
+/// the byte count (0 for calls without one) or a negative errno.
+///
+/// # Safety
+///
+/// `fd` must be open for the duration of the call. The buffer of a `Read` step must be
+/// valid for writes of `len` bytes, and that of a `Write` step valid for reads of `len`
+/// bytes, for the duration of the call, and nothing else may access a `Read` buffer
+/// meanwhile. Steps made by [`Machine::next`](super::op::Machine::next) for an IRP the
+/// caller owns (and does not touch during the call) satisfy this.
+pub(super) unsafe fn execute(fd: RawFd, step: &Step) -> i64 {
+    let result: i64 = match *step {
+        Step::Read { buf, len, offset } => {
+            let Ok(offset) = libc::off_t::try_from(offset) else { return -i64::from(libc::EINVAL) };
+            // SAFETY: the caller guarantees `buf` is valid for writes of `len` bytes and
+            // unaliased during the call, and that `fd` is open.
+            unsafe { libc::pread(fd, buf.cast(), len as usize, offset) as i64 }
+        }
+        Step::Write { buf, len, offset, dsync: false } => {
+            let Ok(offset) = libc::off_t::try_from(offset) else { return -i64::from(libc::EINVAL) };
+            // SAFETY: the caller guarantees `buf` is valid for reads of `len` bytes during
+            // the call, and that `fd` is open.
+            unsafe { libc::pwrite(fd, buf.cast(), len as usize, offset) as i64 }
+        }
+        Step::Write { buf, len, offset, dsync: true } => {
+            let Ok(offset) = libc::off_t::try_from(offset) else { return -i64::from(libc::EINVAL) };
+            let iov = libc::iovec { iov_base: buf.cast_mut().cast(), iov_len: len as usize };
+            // SAFETY: `iov` is a live local describing a buffer the caller guarantees is
+            // valid for reads of `len` bytes during the call; pwritev2 only reads through
+            // it. `fd` is open (caller).
+            unsafe { libc::pwritev2(fd, &raw const iov, 1, offset, libc::RWF_DSYNC) as i64 }
+        }
+        Step::Sync => {
+            // SAFETY: fdatasync takes no pointers; `fd` is open (caller).
+            i64::from(unsafe { libc::fdatasync(fd) })
+        }
+        Step::Fallocate { mode, offset, len } => {
+            let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+                return -i64::from(libc::EINVAL);
+            };
+            // SAFETY: fallocate takes no pointers; `fd` is open (caller).
+            i64::from(unsafe { libc::fallocate(fd, mode, offset, len) })
+        }
+    };
+    if result < 0 {
+        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    } else {
+        result
+    }
+}
