@@ -2,6 +2,7 @@
 
 mod alloc_counter;
 mod bench;
+mod crash_test;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     /// Measure the I/O path: IRP dispatch through driver stacks, cache flushes for persistence.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Prove the flush promise of a stack: run a seeded workload over a crash-simulation
+    /// disk, crash at every point, and check what survives.
+    CrashTest(crash_test::CrashTestArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     let result = match cli.command {
         Command::Bench(command) => bench::run(command, &mut out),
+        Command::CrashTest(args) => crash_test::run(&args, &mut out),
     }
     .and_then(|()| out.flush().map_err(anyhow::Error::from));
     match result {

@@ -111,3 +111,41 @@ fn bench_cacheflush_json_has_every_size_and_method() {
         }
     }
 }
+
+fn crash_test(stack: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_irpstack"))
+        .args(["crash-test", "--stack", stack, "--ops", "150", "--seed", "5", "--threads", "3"])
+        .output()
+        .expect("run irpstack")
+}
+
+#[test]
+fn crash_test_passes_a_correct_stack() {
+    let out = crash_test("cache(size=256K) / stats / crash(size=256K)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("crash-test passed") && stdout.contains("crash states checked"), "{stdout}");
+}
+
+#[test]
+fn crash_test_catches_lying_stacks_with_a_reproducer() {
+    for stack in ["fault(flush=drop) / crash(size=256K)", "cache(size=256K,mode=unsafe) / crash(size=256K)"] {
+        let out = crash_test(stack);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stack}: {stdout}");
+        for part in ["--seed 5", "crash point", "crash mode", "sector", "found", "rerun"] {
+            assert!(stdout.contains(part), "{stack}: {part} missing:\n{stdout}");
+        }
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn crash_test_rejects_a_stack_without_a_crash_disk() {
+    let out = crash_test("cache(size=256K) / memory(size=256K)");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("crash(size=...)"), "{stderr}");
+    let out = crash_test("cache(size=256K) / crahs(size=256K)");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -281,6 +281,31 @@ impl DriverRegistry {
         lower.ok_or_else(|| SpecError::new(SpecErrorKind::Empty))
     }
 
+    /// Builds the filters of `spec` (every layer but the last) on top of `bottom`, a
+    /// device the caller made for the last layer itself (the crash checker records its
+    /// crash disk this way). The whole spec is checked first.
+    pub fn build_over(
+        &self,
+        spec: &StackSpec,
+        bottom: &DeviceRef,
+        ctx: &BuildContext,
+    ) -> Result<DeviceRef, SpecError> {
+        self.check(spec)?;
+        let mut lower = std::sync::Arc::clone(bottom);
+        let filters = spec.layers.len().saturating_sub(1);
+        for (index, layer) in spec.layers[..filters].iter().enumerate().rev() {
+            let factory = self.factory(layer)?;
+            let mut layer = layer.clone();
+            layer.params.reset();
+            layer.params.set_layer(&layer.driver);
+            let ctx = ctx.for_layer(index, &layer.driver);
+            lower = (factory.build)(&mut layer, Some(&lower), &ctx)
+                .and_then(|device| layer.params.finish().map(|()| device))
+                .map_err(|e| attach_text(e.or_at(layer.span), spec))?;
+        }
+        Ok(lower)
+    }
+
     /// Parses `text` and builds it.
     pub fn build_str(&self, text: &str, ctx: &BuildContext) -> Result<DeviceRef, SpecError> {
         self.build(&text.parse()?, ctx)

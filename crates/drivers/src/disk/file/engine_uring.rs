@@ -58,6 +58,7 @@ impl UringEngine {
     /// `backing`, and its thread (named after `name`).
     pub(crate) fn start(backing: Arc<Backing>, depth: u32, name: &str) -> Result<UringEngine, StartError> {
         let ring = IoUring::new(depth).map_err(StartError::Ring)?;
+        check_opcodes(&ring).map_err(StartError::Ring)?;
         // SAFETY: eventfd takes no pointers.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -282,6 +283,25 @@ impl Drop for Reactor {
             std::mem::forget(std::mem::take(&mut self.slots));
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
         }
+    }
+}
+
+/// Fails unless the kernel supports every opcode this engine uses (Linux 5.6+).
+fn check_opcodes(ring: &IoUring) -> io::Result<()> {
+    let mut probe = io_uring::Probe::new();
+    ring.submitter().register_probe(&mut probe)?;
+    let needed = [
+        ("READ", opcode::Read::CODE),
+        ("WRITE", opcode::Write::CODE),
+        ("FSYNC", opcode::Fsync::CODE),
+        ("FALLOCATE", opcode::Fallocate::CODE),
+    ];
+    match needed.iter().find(|(_, code)| !probe.is_supported(*code)) {
+        Some((name, _)) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the kernel's io_uring lacks IORING_OP_{name}"),
+        )),
+        None => Ok(()),
     }
 }
 

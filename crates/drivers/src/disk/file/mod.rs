@@ -36,6 +36,7 @@ mod geometry;
 mod op;
 mod open;
 mod sticky;
+mod sys;
 #[cfg(test)]
 mod tests;
 
@@ -50,8 +51,6 @@ pub use self::error::FileDiskError;
 use self::op::{Backing, Op, Request};
 use self::sticky::StickyError;
 use super::{BlockRequest, DiskInfo};
-
-mod sys;
 
 /// How a `file` disk does its I/O.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
