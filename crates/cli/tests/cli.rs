@@ -120,11 +120,17 @@ fn crash_test(stack: &str) -> std::process::Output {
 }
 
 #[test]
-fn crash_test_passes_a_correct_stack() {
-    let out = crash_test("cache(size=256K) / stats / crash(size=256K)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("crash-test passed") && stdout.contains("crash states checked"), "{stdout}");
+fn crash_test_passes_correct_stacks_even_with_failing_writes_and_flushes() {
+    for stack in [
+        "cache(size=256K) / stats / crash(size=256K)",
+        "cache(size=128K) / fault(op=write+flush,rate=0.2,seed=9) / crash(size=256K)",
+        "cache(size=256K,mode=writethrough) / crash(size=256K,sector=512)",
+    ] {
+        let out = crash_test(stack);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stack}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("crash-test passed") && stdout.contains("crash states checked"), "{stdout}");
+    }
 }
 
 #[test]
@@ -147,5 +153,9 @@ fn crash_test_rejects_a_stack_without_a_crash_disk() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("crash(size=...)"), "{stderr}");
     let out = crash_test("cache(size=256K) / crahs(size=256K)");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
