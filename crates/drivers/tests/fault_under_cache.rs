@@ -36,7 +36,7 @@ fn run(seed: u64) {
     let h = io.open("d", Access::READ_WRITE).unwrap();
 
     // What the caller believes each block holds.
-    let mut expected = vec![0u8; BLOCKS];
+    let mut expected = [0u8; BLOCKS];
     let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let mut next = || {
         rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -51,9 +51,38 @@ fn driver_parameter_errors_are_clear() {
 }
 
 #[test]
+fn file_stacks_build_for_both_engines_and_keep_data_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = BuildContext::new().with_base_dir(dir.path()).with_default_size(1 << 20);
+    for engine in ["pool", "uring"] {
+        let spec = format!(
+            "cache(size=256K) / file(path={engine}.img,direct=true,engine={engine},threads=2,queue-depth=32)"
+        );
+        {
+            let top = build(&spec, &ctx).unwrap();
+            let io = IoManager::new();
+            io.register("d", &top).unwrap();
+            let h = io.open("d", Access::READ_WRITE).unwrap();
+            assert_eq!(h.query_size().unwrap(), 1 << 20, "the build's default size for a new file");
+            h.write(8192, &[9; 4096]).unwrap();
+            h.flush_buffers().unwrap();
+        }
+        let top = build(&spec, &ctx).unwrap();
+        let io = IoManager::new();
+        io.register("d", &top).unwrap();
+        let h = io.open("d", Access::READ).unwrap();
+        assert_eq!(h.read(8192, 4096).unwrap().bytes(), &[9; 4096], "{engine}");
+    }
+    let err = build("file(path=missing.img)", &BuildContext::new().with_base_dir(dir.path())).unwrap_err();
+    assert!(err.contains("missing.img"), "{err}");
+    let err = build("file(path=x.img,engine=aio,size=1M)", &ctx).unwrap_err();
+    assert!(err.contains("aio"), "{err}");
+}
+
+#[test]
 fn help_lists_every_driver() {
     let help = DriverRegistry::builtin().help();
-    for name in ["cache", "crash", "fault", "stats", "memory", "null", "passthrough"] {
+    for name in ["cache", "crash", "fault", "file", "stats", "memory", "null", "passthrough"] {
         assert!(help.contains(name), "{name} missing from help:\n{help}");
     }
 }

@@ -14,6 +14,7 @@ pub(super) const ALL: &[DriverFactory] = &[
     NULL,
     PASSTHROUGH,
     super::builtin_disks::CRASH,
+    super::builtin_disks::FILE,
     super::builtin_filters::CACHE,
     super::builtin_filters::FAULT,
     super::builtin_filters::STATS,

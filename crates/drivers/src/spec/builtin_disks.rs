@@ -5,6 +5,7 @@ use irp::DeviceRef;
 use super::registry::{BuildContext, DriverFactory, LayerKind, ParamDoc, ParamKind};
 use super::{LayerSpec, SpecError};
 use crate::disk::crash::{CrashDisk, CrashDiskOptions};
+use crate::disk::file::{Engine, FileDisk, FileDiskOptions};
 
 /// `crash(size=256M,sector=4K,path=x.img,control=FILE,sigusr1=true)`: the
 /// crash-simulation disk ([`CrashDisk`]).
@@ -74,4 +75,82 @@ fn build_crash(
     let options = crash_options(layer, ctx)?;
     let disk = CrashDisk::new(&options).map_err(|e| SpecError::build_failed(layer, e))?;
     CrashDisk::create(ctx.device_name(), disk).map_err(|e| SpecError::build_failed(layer, e))
+}
+
+/// `file(path=disk.img,size=1G,direct=true,engine=uring)`: a regular file or block
+/// device ([`FileDisk`]).
+pub const FILE: DriverFactory = DriverFactory {
+    name: "file",
+    summary: "a regular file or block device: buffered or O_DIRECT, thread-pool or io_uring engine; flush = fdatasync",
+    params: &[
+        ParamDoc {
+            key: "path",
+            kind: ParamKind::Path,
+            default: None,
+            help: "the file or block device (required)",
+        },
+        ParamDoc {
+            key: "size",
+            kind: ParamKind::Size,
+            default: None,
+            help: "create or extend (sparse) to this size; default: the existing size, or the build's default size for a new file",
+        },
+        ParamDoc {
+            key: "direct",
+            kind: ParamKind::Bool,
+            default: Some("false"),
+            help: "O_DIRECT: no page cache; requests must be sector-aligned",
+        },
+        ParamDoc {
+            key: "engine",
+            kind: ParamKind::Enum(&["pool", "uring"]),
+            default: Some("pool"),
+            help: "pool: threads doing pread/pwrite; uring: io_uring with batched submission",
+        },
+        ParamDoc { key: "threads", kind: ParamKind::U64, default: Some("4"), help: "pool engine threads" },
+        ParamDoc {
+            key: "queue-depth",
+            kind: ParamKind::U64,
+            default: Some("128"),
+            help: "io_uring entries (requests in flight)",
+        },
+        ParamDoc {
+            key: "read-only",
+            kind: ParamKind::Bool,
+            default: Some("false"),
+            help: "refuse writes (flushes succeed at once)",
+        },
+    ],
+    kind: LayerKind::Bottom,
+    build: build_file,
+};
+
+fn build_file(
+    layer: &mut LayerSpec,
+    _: Option<&DeviceRef>,
+    ctx: &BuildContext,
+) -> Result<DeviceRef, SpecError> {
+    let p = &mut layer.params;
+    let path = ctx.resolve_path(p.require_str("path")?);
+    let mut o = FileDiskOptions::new(&path);
+    o.size = p.get_size("size")?.or(if path.exists() { None } else { ctx.default_size() });
+    o.direct = p.get_bool("direct")?.unwrap_or(false);
+    o.engine = match p.get_enum("engine", &["pool", "uring"])? {
+        Some("uring") => Engine::Uring,
+        _ => Engine::Pool,
+    };
+    if let Some(threads) = p.get_u64("threads")? {
+        o.threads = usize::try_from(threads)
+            .ok()
+            .filter(|&t| (1..=256).contains(&t))
+            .ok_or_else(|| p.invalid("threads", "must be 1 to 256"))?;
+    }
+    if let Some(depth) = p.get_u64("queue-depth")? {
+        o.queue_depth = u32::try_from(depth)
+            .ok()
+            .filter(|&d| (1..=4096).contains(&d))
+            .ok_or_else(|| p.invalid("queue-depth", "must be 1 to 4096"))?;
+    }
+    o.read_only = p.get_bool("read-only")?.unwrap_or(false);
+    FileDisk::create(ctx.device_name(), o).map_err(|e| SpecError::build_failed(layer, e))
 }

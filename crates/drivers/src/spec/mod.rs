@@ -50,7 +50,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub use builtin::{MEMORY, NULL, PASSTHROUGH};
-pub use builtin_disks::{CRASH, crash_options};
+pub use builtin_disks::{CRASH, FILE, crash_options};
 pub use builtin_filters::{CACHE, FAULT, STATS};
 pub use error::{SpecError, SpecErrorKind};
 pub use params::Params;
