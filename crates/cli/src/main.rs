@@ -3,6 +3,7 @@
 mod alloc_counter;
 mod bench;
 mod crash_test;
+mod stats;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ enum Command {
     /// Prove the flush promise of a stack: run a seeded workload over a crash-simulation
     /// disk, crash at every point, and check what survives.
     CrashTest(crash_test::CrashTestArgs),
+    /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
+    Stats(stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(command) => bench::run(command, &mut out),
         Command::CrashTest(args) => crash_test::run(&args, &mut out),
+        Command::Stats(args) => stats::run(&args, &mut out),
     }
     .and_then(|()| out.flush().map_err(anyhow::Error::from));
     match result {
