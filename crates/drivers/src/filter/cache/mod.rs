@@ -17,6 +17,7 @@
 //! evicted; clean ones go least recently used first when the cache exceeds `size`.
 
 mod flush;
+mod io;
 mod lazy;
 mod lower;
 mod store;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Status};
 
-use crate::disk::{BlockRequest, DiskInfo};
+use crate::disk::DiskInfo;
 use store::Store;
 
 /// How the cache treats writes and flushes.
@@ -271,167 +272,6 @@ impl Inner {
             s.evict_to(if self.readers.load(Ordering::Acquire) == 0 { self.options.size } else { u64::MAX });
         }
         first_error.map_or(Ok(()), Err)
-    }
-
-    fn read(&self, mut irp: Irp) -> Status {
-        let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
-            Ok(BlockRequest::Read { offset, length }) => (offset, length),
-            Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
-            Err(status) => return irp.complete(status),
-        };
-        // Everything cached: serve it here.
-        {
-            let mut s = self.store();
-            let mut all = true;
-            self.pieces(offset, length as u64, |block, _, _| all &= s.get(block).is_some());
-            if all {
-                let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) else {
-                    return irp.complete(Status::INVALID_PARAMETER);
-                };
-                self.pieces(offset, length as u64, |block, within, range| {
-                    let b = s.get(block).expect("checked above");
-                    buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]);
-                    s.touch(block);
-                });
-                drop(s);
-                return irp.complete_with(Status::SUCCESS, length as u64);
-            }
-            // No clean block may leave while the read below is in flight: the overlay
-            // after it needs every block that was dirty when it started.
-            self.readers.fetch_add(1, Ordering::AcqRel);
-        }
-        let mut irp = irp.forward_synchronously(&self.lower);
-        let status = irp.io_status().status;
-        if status.is_success() {
-            let mut s = self.store();
-            if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
-                self.pieces(offset, length as u64, |block, within, range| match s.get(block) {
-                    Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
-                    None if self.options.read_cache
-                        && within == 0
-                        && range.len() == self.block_len(block) =>
-                    {
-                        s.insert(block, buf[range].into(), false);
-                    }
-                    None => {}
-                });
-            }
-        }
-        let last_reader = self.readers.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last_reader {
-            self.store().evict_to(self.options.size);
-        }
-        let info = irp.io_status().information;
-        irp.complete_with(status, info)
-    }
-
-    fn write(&self, irp: Irp) -> Status {
-        let (offset, length, fua) = match BlockRequest::decode(&irp, &self.info) {
-            Ok(BlockRequest::Write { offset, length, fua }) => (offset, length, fua),
-            Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
-            Err(status) => return irp.complete(status),
-        };
-        if self.options.mode == CacheMode::WriteThrough {
-            return self.write_through(irp, offset, length);
-        }
-        let mut touched = Vec::new();
-        let mut failure = None;
-        {
-            let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
-            let data = &mdl.bytes()[..length];
-            self.pieces(offset, length as u64, |block, within, range| {
-                if failure.is_some() {
-                    return;
-                }
-                touched.push(block);
-                if let Err(status) = self.write_piece(block, within, &data[range]) {
-                    failure = Some(status);
-                }
-            });
-        }
-        if let Some(status) = failure {
-            return irp.complete(status);
-        }
-        if fua && let Err(status) = self.write_back(None, Some(&touched), true) {
-            return irp.complete(status);
-        }
-        self.throttle();
-        irp.complete_with(Status::SUCCESS, length as u64)
-    }
-
-    /// Puts one block piece into the cache, reading the block first when the piece
-    /// covers only part of a block that is not cached.
-    fn write_piece(&self, block: u64, within: usize, data: &[u8]) -> Result<(), Status> {
-        let whole = within == 0 && data.len() == self.block_len(block);
-        loop {
-            {
-                let mut s = self.store();
-                if s.write(block, within, data) {
-                    return Ok(());
-                }
-                if whole {
-                    s.insert(block, data.into(), true);
-                    return Ok(());
-                }
-            }
-            let filled = lower::read(&self.lower, block * self.block_size(), self.block_len(block))?;
-            self.store().insert(block, filled, false);
-        }
-    }
-
-    /// Writers wait at the dirty threshold by writing behind themselves.
-    fn throttle(&self) {
-        let over = {
-            let mut s = self.store();
-            if self.readers.load(Ordering::Acquire) == 0 {
-                s.evict_to(self.options.size);
-            }
-            s.dirty_bytes.saturating_sub(self.options.dirty_threshold)
-        };
-        if over > 0 {
-            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
-            // Write down to 7/8 of the threshold so throttling does not happen on
-            // every write.
-            let target = over + self.options.dirty_threshold / 8;
-            let blocks = target.div_ceil(self.block_size()) as usize;
-            if let Err(status) = self.write_back(Some(blocks), None, false) {
-                tracing::warn!(%status, "cache: throttled write-behind failed");
-            }
-        }
-    }
-
-    fn write_through(&self, irp: Irp, offset: u64, length: usize) -> Status {
-        let irp = irp.forward_synchronously(&self.lower);
-        let mut s = self.store();
-        self.pieces(offset, length as u64, |block, _, _| s.remove_clean(block));
-        drop(s);
-        let st = irp.io_status();
-        irp.complete_with(st.status, st.information)
-    }
-
-    /// Discard and write-zeroes: cached copies of the range are superseded, then the
-    /// request goes down, holding the pass lock so no older dirty data lands after it.
-    fn zero_range(&self, irp: Irp) -> Status {
-        let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
-            Ok(r) => r.range(),
-            Err(status) => return irp.complete(status),
-        };
-        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
-        {
-            let mut s = self.store();
-            self.pieces(offset, length, |block, within, range| {
-                if within == 0 && range.len() == self.block_len(block) {
-                    s.discard(block);
-                } else {
-                    let zeros = vec![0u8; range.len()];
-                    // A cached partial block gets the zeroes too (and is written again later).
-                    s.write(block, within, &zeros);
-                }
-            });
-        }
-        let irp = irp.forward_synchronously(&self.lower);
-        let st = irp.io_status();
-        irp.complete_with(st.status, st.information)
     }
 
     fn flush(&self, mut irp: Irp) -> Status {
