@@ -3,6 +3,7 @@
 pub mod crash;
 pub mod file;
 pub mod memory;
+pub mod pmem;
 
 use irp::{InformationClass, Irp, Parameters, Status};
 
