@@ -1,0 +1,43 @@
+//! # nbd — the NBD wire protocol
+//!
+//! The [Network Block Device protocol](https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md)
+//! as pure functions over byte slices: no sockets, no threads, no I/O. The server and
+//! client drivers read exact-size messages from their sockets and hand them to these
+//! decoders; every decoder returns an error instead of panicking on any input, and all
+//! offset/length arithmetic is checked.
+//!
+//! - [`handshake`]: the fixed newstyle handshake — greeting, client flags, options
+//!   (`EXPORT_NAME`, `ABORT`, `LIST`, `INFO`, `GO`, `STRUCTURED_REPLY`, metadata
+//!   contexts) and option replies.
+//! - [`transmission`]: requests and their validation against the export
+//!   ([`transmission::Command::classify`]), simple replies, structured reply chunks.
+//! - [`consts`]: every magic, flag, code and error value, named as in the spec.
+//! - [`fuzz`]: the entry points shared by the `fuzz/` targets and the corpus replay test.
+//!
+//! Errors: [`ProtocolError`] for bytes that break the protocol, [`RequestError`] for
+//! well-formed requests the server refuses (with the NBD error value to reply with and
+//! what to do with the payload, [`PayloadAction`]).
+//!
+//! Not implemented: oldstyle negotiation, TLS (the server answers `STARTTLS` with an
+//! error), the experimental extended headers and `NBD_CMD_RESIZE`.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod consts;
+mod error;
+pub mod fuzz;
+pub mod handshake;
+pub mod transmission;
+mod wire;
+
+pub use error::{PayloadAction, ProtocolError, RequestError, RequestErrorKind};
+
+#[cfg(test)]
+mod testutil {
+    /// Bytes from a hex string; whitespace is ignored.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+}
