@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Status};
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Irp, Status};
 
 pub use image::DurableImage;
 pub use plan::{CrashPlan, UnflushedWrite};
@@ -288,13 +288,13 @@ impl CrashDisk {
         irp.complete_with(Status::SUCCESS, info)
     }
 
-    fn flush(&self, irp: Irp) -> Status {
+    fn flush(&self, irp: Irp, syncs_device: bool) -> Status {
         let mut s = self.state();
         if s.crashed.is_some() {
             return irp.complete(Status::DEVICE_DOES_NOT_EXIST);
         }
         // FileDataOnly / NoSync ask for no device cache sync.
-        let result = if irp.flush_flags().syncs_device() { s.flush() } else { Ok(()) };
+        let result = if syncs_device { s.flush() } else { Ok(()) };
         drop(s);
         match result {
             Ok(()) => irp.complete(Status::SUCCESS),
@@ -344,38 +344,19 @@ impl State {
 #[derive(Debug)]
 pub struct SharedCrashDisk(pub Arc<CrashDisk>);
 
-impl Driver for SharedCrashDisk {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
+impl super::BlockDisk for SharedCrashDisk {
+    fn disk_info(&self) -> DiskInfo {
+        self.0.info
     }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
+    fn serve(&self, irp: Irp) -> Status {
         self.0.serve(irp)
     }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.0.serve(irp)
-    }
-    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.0.serve(irp)
-    }
-    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.0.serve(irp)
-    }
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.0.flush(irp)
-    }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.0.flush(irp)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::query_information(irp, &self.0.info)
+    fn sync(&self, irp: Irp, syncs_device: bool) -> Status {
+        self.0.flush(irp, syncs_device)
     }
 }
+
+super::disk_driver!(SharedCrashDisk);
 
 /// Opens the image at `path` read-only and returns its bytes (for checking what
 /// survived a crash in another process).

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use irp::{Characteristics, DeviceBuilder, DeviceError, DeviceRef, Driver, Irp, Status};
+use irp::{Characteristics, DeviceBuilder, DeviceError, DeviceRef, Irp, Status};
 
 use super::{BlockRequest, DiskInfo};
 
@@ -130,40 +130,21 @@ impl MemoryDisk {
     }
 }
 
-impl Driver for MemoryDisk {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
+impl super::BlockDisk for MemoryDisk {
+    fn disk_info(&self) -> DiskInfo {
+        self.info
     }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
+    fn serve(&self, irp: Irp) -> Status {
+        MemoryDisk::serve(self, irp)
     }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    /// Nothing is cached and nothing is durable: a flush has nothing to do. The
-    /// device says so with `NOT_DURABLE` rather than by failing every flush.
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
+    /// Nothing is cached and nothing is durable: a flush has nothing to do. The device
+    /// says so with `NOT_DURABLE` rather than by failing every flush.
+    fn sync(&self, irp: Irp, _syncs_device: bool) -> Status {
         irp.complete(Status::SUCCESS)
-    }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
-        irp.complete(Status::SUCCESS)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::query_information(irp, &self.info)
     }
 }
+
+super::disk_driver!(MemoryDisk);
 
 #[cfg(test)]
 mod tests {

@@ -125,3 +125,56 @@ pub fn query_information(irp: Irp, info: &DiskInfo) -> Status {
 pub fn succeed(irp: Irp) -> Status {
     irp.complete(Status::SUCCESS)
 }
+
+/// The requests a disk answers. [`disk_driver!`] writes the disk's `irp::Driver`
+/// dispatch table from it, so every disk routes the same major functions the same way.
+pub trait BlockDisk {
+    /// What the disk reports about itself (`QueryInformation`).
+    fn disk_info(&self) -> DiskInfo;
+    /// Read, Write, Discard and WriteZeroes.
+    fn serve(&self, irp: Irp) -> Status;
+    /// FlushBuffers (`syncs_device` from its flags) and Shutdown (always with a sync).
+    fn sync(&self, irp: Irp, syncs_device: bool) -> Status;
+}
+
+/// Implements `irp::Driver` for a [`BlockDisk`]: Create/Cleanup/Close succeed,
+/// transfers go to `serve`, FlushBuffers and Shutdown to `sync`, QueryInformation
+/// answers the size.
+macro_rules! disk_driver {
+    ($disk:ty) => {
+        impl irp::Driver for $disk {
+            fn create(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::succeed(irp)
+            }
+            fn cleanup(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::succeed(irp)
+            }
+            fn close(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::succeed(irp)
+            }
+            fn read(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::BlockDisk::serve(self, irp)
+            }
+            fn write(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::BlockDisk::serve(self, irp)
+            }
+            fn discard(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::BlockDisk::serve(self, irp)
+            }
+            fn write_zeroes(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::BlockDisk::serve(self, irp)
+            }
+            fn flush_buffers(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                let syncs_device = irp.flush_flags().syncs_device();
+                $crate::disk::BlockDisk::sync(self, irp, syncs_device)
+            }
+            fn shutdown(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::BlockDisk::sync(self, irp, true)
+            }
+            fn query_information(&self, _: &irp::DeviceRef, irp: irp::Irp) -> irp::Status {
+                $crate::disk::query_information(irp, &$crate::disk::BlockDisk::disk_info(self))
+            }
+        }
+    };
+}
+pub(crate) use disk_driver;

@@ -43,7 +43,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Mdl, Status};
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Irp, Mdl, Status};
 
 use self::engine_pool::PoolEngine;
 use self::engine_uring::UringEngine;
@@ -312,38 +312,18 @@ impl FileDisk {
     }
 }
 
-impl Driver for FileDisk {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
+impl super::BlockDisk for FileDisk {
+    fn disk_info(&self) -> DiskInfo {
+        self.info
     }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
+    fn serve(&self, irp: Irp) -> Status {
+        FileDisk::serve(self, irp)
     }
     /// `fdatasync`, unless the flags skip the device sync; fails with the sticky error
     /// once an `fdatasync` failed.
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
-        let syncs_device = irp.flush_flags().syncs_device();
-        self.sync(irp, syncs_device)
-    }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.sync(irp, true)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::query_information(irp, &self.info)
+    fn sync(&self, irp: Irp, syncs_device: bool) -> Status {
+        FileDisk::sync(self, irp, syncs_device)
     }
 }
+
+super::disk_driver!(FileDisk);

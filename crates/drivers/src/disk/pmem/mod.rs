@@ -66,7 +66,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use irp::cache::drain;
-use irp::{Characteristics, DeviceBuilder, DeviceRef, Direction, Driver, Irp, Mdl, Status, Transfer};
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Direction, Irp, Mdl, Status, Transfer};
 
 use self::dirty::DirtyChunks;
 pub use self::error::PmemError;
@@ -337,38 +337,18 @@ impl Drop for PmemDisk {
     }
 }
 
-impl Driver for PmemDisk {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
+impl super::BlockDisk for PmemDisk {
+    fn disk_info(&self) -> DiskInfo {
+        self.info
     }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::succeed(irp)
-    }
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
-    }
-    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.serve(irp)
+    fn serve(&self, irp: Irp) -> Status {
+        PmemDisk::serve(self, irp)
     }
     /// Drain; with a device sync and without `MAP_SYNC`, `msync` what was written. Fails
     /// with the sticky error once an `msync` failed.
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
-        let syncs_device = irp.flush_flags().syncs_device();
-        self.sync(irp, syncs_device)
-    }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.sync(irp, true)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        super::query_information(irp, &self.info)
+    fn sync(&self, irp: Irp, syncs_device: bool) -> Status {
+        PmemDisk::sync(self, irp, syncs_device)
     }
 }
+
+super::disk_driver!(PmemDisk);
