@@ -208,7 +208,7 @@ impl Fault {
         &self.control
     }
 
-    fn dispatch(&self, device: &DeviceRef, irp: Irp) -> Status {
+    fn handle(&self, device: &DeviceRef, irp: Irp) -> Status {
         let major = irp.major_function();
         let verdict = self.control.decide(major);
         if !verdict.delay.is_zero() {
@@ -228,29 +228,9 @@ impl Fault {
     }
 }
 
-macro_rules! every_major_function {
-    ($($method:ident),*) => {
-        impl Driver for Fault {
-            $(fn $method(&self, device: &DeviceRef, irp: Irp) -> Status {
-                self.dispatch(device, irp)
-            })*
-        }
-    };
+impl Driver for Fault {
+    /// Every major function goes through the same rules.
+    fn dispatch(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.handle(device, irp)
+    }
 }
-
-every_major_function!(
-    create,
-    cleanup,
-    close,
-    read,
-    write,
-    flush_buffers,
-    shutdown,
-    query_information,
-    set_information,
-    directory_control,
-    device_control,
-    internal_device_control,
-    discard,
-    write_zeroes
-);

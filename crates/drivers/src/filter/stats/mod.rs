@@ -289,7 +289,7 @@ impl Stats {
         self.inner.write_file()
     }
 
-    fn dispatch(&self, device: &DeviceRef, mut irp: Irp) -> Status {
+    fn handle(&self, device: &DeviceRef, mut irp: Irp) -> Status {
         let Some(lower) = device.lower() else { return default_dispatch(device, irp) };
         self.inner.ops[irp.major_function() as usize].dispatched.fetch_add(1, Ordering::Relaxed);
         irp.copy_current_location_to_next();
@@ -307,38 +307,18 @@ impl Drop for Stats {
     }
 }
 
-macro_rules! every_major_function {
-    ($($method:ident),*) => {
-        impl Driver for Stats {
-            $(fn $method(&self, device: &DeviceRef, irp: Irp) -> Status {
-                self.dispatch(device, irp)
-            })*
+impl Driver for Stats {
+    /// Every major function is counted and timed the same way.
+    fn dispatch(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.handle(device, irp)
+    }
 
-            fn completion(&self, _: &DeviceRef, irp: Irp, context: usize) -> Completion {
-                let elapsed = clock().wrapping_sub(context) as u64;
-                self.inner.record(&irp, elapsed);
-                if irp.major_function() == MajorFunction::Shutdown {
-                    self.inner.report("shutdown");
-                }
-                Completion::Continue(irp)
-            }
+    fn completion(&self, _: &DeviceRef, irp: Irp, context: usize) -> Completion {
+        let elapsed = clock().wrapping_sub(context) as u64;
+        self.inner.record(&irp, elapsed);
+        if irp.major_function() == MajorFunction::Shutdown {
+            self.inner.report("shutdown");
         }
-    };
+        Completion::Continue(irp)
+    }
 }
-
-every_major_function!(
-    create,
-    cleanup,
-    close,
-    read,
-    write,
-    flush_buffers,
-    shutdown,
-    query_information,
-    set_information,
-    directory_control,
-    device_control,
-    internal_device_control,
-    discard,
-    write_zeroes
-);
