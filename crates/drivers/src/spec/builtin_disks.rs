@@ -131,9 +131,9 @@ fn build_file(
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
     let p = &mut layer.params;
-    let path = ctx.resolve_path(p.require_str("path")?);
-    let mut o = FileDiskOptions::new(&path);
-    o.size = p.get_size("size")?.or(if path.exists() { None } else { ctx.default_size() });
+    let (path, size) = ctx.image(p)?;
+    let mut o = FileDiskOptions::new(path);
+    o.size = size;
     o.direct = p.get_bool("direct")?.unwrap_or(false);
     o.engine = match p.get_enum("engine", &["pool", "uring"])? {
         Some("uring") => Engine::Uring,

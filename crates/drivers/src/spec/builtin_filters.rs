@@ -84,10 +84,17 @@ fn build_cache(
     Cache::create(ctx.device_name(), o, lower).map_err(|e| SpecError::build_failed(layer, e))
 }
 
-/// Takes every parameter of a layer as (key, value) text, marking each one used.
-fn all_params(layer: &mut LayerSpec) -> Vec<(String, String)> {
+/// Takes every parameter of a layer as (key, value) text, marking each one used; the
+/// value of `path_key` is resolved against the build's base directory.
+fn all_params(layer: &mut LayerSpec, ctx: &BuildContext, path_key: &str) -> Vec<(String, String)> {
     let keys: Vec<String> = layer.params.iter().map(|(k, _)| k.to_owned()).collect();
-    keys.into_iter().filter_map(|k| layer.params.get_str(&k).map(|v| (k.clone(), v.to_owned()))).collect()
+    keys.into_iter()
+        .filter_map(|k| {
+            let v = layer.params.get_str(&k)?.to_owned();
+            let v = if k == path_key { ctx.resolve_path(&v).display().to_string() } else { v };
+            Some((k, v))
+        })
+        .collect()
 }
 
 /// `fault(op=write,error=EIO,rate=0.1,...)`: error and latency injection ([`Fault`]).
@@ -145,10 +152,7 @@ fn build_fault(
     lower: Option<&DeviceRef>,
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
-    let params: Vec<(String, String)> = all_params(layer)
-        .into_iter()
-        .map(|(k, v)| if k == "trigger" { (k, ctx.resolve_path(&v).display().to_string()) } else { (k, v) })
-        .collect();
+    let params = all_params(layer, ctx, "trigger");
     let options = FaultOptions::from_params(params).map_err(|e| SpecError::build_failed(layer, e))?;
     let lower = ctx.lower(lower)?;
     Fault::create(ctx.device_name(), options, lower).map_err(|e| SpecError::build_failed(layer, e))
@@ -181,10 +185,7 @@ fn build_stats(
     lower: Option<&DeviceRef>,
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
-    let params: Vec<(String, String)> = all_params(layer)
-        .into_iter()
-        .map(|(k, v)| if k == "file" { (k, ctx.resolve_path(&v).display().to_string()) } else { (k, v) })
-        .collect();
+    let params = all_params(layer, ctx, "file");
     let options = StatsOptions::from_params(params).map_err(|e| SpecError::build_failed(layer, e))?;
     let lower = ctx.lower(lower)?;
     Stats::create(ctx.device_name(), options, lower).map_err(|e| SpecError::build_failed(layer, e))

@@ -138,6 +138,15 @@ impl BuildContext {
         }
     }
 
+    /// The image path (`path=`, resolved against the base directory) and size
+    /// (`size=`, or the build's default size when the file does not exist yet) of a
+    /// disk that keeps its data in a file.
+    pub fn image(&self, params: &mut super::Params) -> Result<(PathBuf, Option<u64>), SpecError> {
+        let path = self.resolve_path(params.require_str("path")?);
+        let size = params.get_size("size")?.or(if path.exists() { None } else { self.default_size() });
+        Ok((path, size))
+    }
+
     /// The name for the device being built: prefix, driver, layer index (top = 0).
     pub fn device_name(&self) -> &str {
         &self.device_name

@@ -45,9 +45,9 @@ fn build_pmem(
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
     let p = &mut layer.params;
-    let path = ctx.resolve_path(p.require_str("path")?);
-    let mut o = PmemDiskOptions::new(&path);
-    o.size = p.get_size("size")?.or(if path.exists() { None } else { ctx.default_size() });
+    let (path, size) = ctx.image(p)?;
+    let mut o = PmemDiskOptions::new(path);
+    o.size = size;
     o.sync = match p.get_enum("sync", SYNC_MODES)? {
         Some("msync") => SyncMode::Msync,
         Some("map-sync") => SyncMode::MapSync,
