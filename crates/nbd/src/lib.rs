@@ -1,10 +1,12 @@
-//! # nbd — the NBD wire protocol
+//! # nbd — the NBD protocol and the NBD client disk
 //!
 //! The [Network Block Device protocol](https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md)
-//! as pure functions over byte slices: no sockets, no threads, no I/O. The server and
-//! client drivers read exact-size messages from their sockets and hand them to these
-//! decoders; every decoder returns an error instead of panicking on any input, and all
-//! offset/length arithmetic is checked.
+//! as pure functions over byte slices (no sockets, no threads, no I/O in [`handshake`],
+//! [`transmission`] and [`consts`]): the server and the client read exact-size messages
+//! from their sockets and hand them to these decoders; every decoder returns an error
+//! instead of panicking on any input, and all offset/length arithmetic is checked.
+//! The socket code lives apart, in [`client`] (the `nbd(uri=...)` disk driver) and in
+//! the `nbd-server` crate.
 //!
 //! - [`handshake`]: the fixed newstyle handshake — greeting, client flags, options
 //!   (`EXPORT_NAME`, `ABORT`, `LIST`, `INFO`, `GO`, `STRUCTURED_REPLY`, metadata
@@ -24,6 +26,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod consts;
 mod error;
 pub mod fuzz;

@@ -15,6 +15,7 @@ pub(super) const ALL: &[DriverFactory] = &[
     PASSTHROUGH,
     super::builtin_disks::CRASH,
     super::builtin_disks::FILE,
+    super::builtin_nbd::NBD,
     crate::disk::pmem::PMEM,
     super::builtin_filters::CACHE,
     super::builtin_filters::FAULT,

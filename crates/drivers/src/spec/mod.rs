@@ -35,6 +35,7 @@
 mod builtin;
 mod builtin_disks;
 mod builtin_filters;
+mod builtin_nbd;
 mod error;
 mod params;
 mod parse;

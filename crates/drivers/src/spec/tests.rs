@@ -34,7 +34,9 @@ fn diagnostic_has_caret_under_the_span() {
     assert_eq!(lines[1], "   | memory / cahce(size=1G)");
     assert_eq!(lines[2], "   |          ^^^^^");
     assert!(
-        lines[3].contains("known drivers: cache, crash, fault, file, memory, null, passthrough, pmem, stats"),
+        lines[3].contains(
+            "known drivers: cache, crash, fault, file, memory, nbd, null, passthrough, pmem, stats"
+        ),
         "{text}"
     );
 }

@@ -1,0 +1,55 @@
+//! The factory of the NBD client disk: `nbd(uri=...,timeout=5s)`.
+
+use irp::DeviceRef;
+use nbd::client::{NbdDisk, NbdOptions, NbdUri, Transport};
+
+use super::registry::{BuildContext, DriverFactory, LayerKind, ParamDoc, ParamKind};
+use super::{LayerSpec, SpecError};
+
+/// `nbd(uri=nbd://host:port/export,timeout=5s)` or
+/// `nbd(uri=nbd+unix:///export?socket=PATH)`: an export on an NBD server
+/// ([`NbdDisk`]).
+pub const NBD: DriverFactory = DriverFactory {
+    name: "nbd",
+    summary: "an export on an NBD server (qemu-nbd, nbdkit): flush = NBD_CMD_FLUSH; reconnects after a lost connection",
+    params: &[
+        ParamDoc {
+            key: "uri",
+            kind: ParamKind::Str,
+            default: None,
+            help: "nbd://host[:port][/export] or nbd+unix:///export?socket=PATH (required; no TLS)",
+        },
+        ParamDoc {
+            key: "timeout",
+            kind: ParamKind::Duration,
+            default: Some("5s"),
+            help: "bounds connecting and the handshake (also on reconnection)",
+        },
+    ],
+    kind: LayerKind::Bottom,
+    build: build_nbd,
+};
+
+fn build_nbd(
+    layer: &mut LayerSpec,
+    _: Option<&DeviceRef>,
+    ctx: &BuildContext,
+) -> Result<DeviceRef, SpecError> {
+    let p = &mut layer.params;
+    let text = p.require_str("uri")?.to_owned();
+    let mut uri = NbdUri::parse(&text).map_err(|e| p.invalid("uri", e.kind.to_string()))?;
+    if let Transport::Unix { socket } = &mut uri.transport
+        && socket.is_relative()
+        && !socket.as_os_str().as_encoded_bytes().starts_with(b"\0")
+    {
+        *socket = ctx.resolve_path(&*socket);
+    }
+    let mut options = NbdOptions::new(uri);
+    if let Some(timeout) = p.get_duration("timeout")? {
+        if timeout.is_zero() {
+            return Err(p.invalid("timeout", "must be longer than zero"));
+        }
+        options.timeout = timeout;
+    }
+    NbdDisk::create(ctx.device_name(), options).map_err(|e| SpecError::build_failed(layer, e))
+}
