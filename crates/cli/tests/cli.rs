@@ -159,3 +159,112 @@ fn crash_test_rejects_a_stack_without_a_crash_disk() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn stats_prints_a_report_written_by_a_stats_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.json");
+    {
+        use drivers::spec::{BuildContext, DriverRegistry};
+        let spec = format!("stats(file={},interval=0s) / memory(size=1M)", file.display());
+        let top = DriverRegistry::builtin().build_str(&spec, &BuildContext::new()).unwrap();
+        let io = irp::IoManager::new();
+        io.register("d", &top).unwrap();
+        let h = io.open("d", irp::Access::READ_WRITE).unwrap();
+        h.write(0, &[1; 4096]).unwrap();
+        h.flush_buffers().unwrap();
+    }
+    let out = irpstack(&["stats", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("write") && text.contains("flush") && text.contains("4096"), "{text}");
+    let out = irpstack(&["stats", dir.path().join("nope.json").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope.json"));
+}
+
+/// A fresh directory under the test target directory for `--dir` (a real file system, where
+/// `O_DIRECT` works).
+fn bench_parent_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the --dir directory");
+    dir
+}
+
+#[test]
+fn bench_flush_json_is_one_object_with_positive_rates() {
+    let parent = bench_parent_dir("bench-flush-json");
+    let output = irpstack(&[
+        "bench",
+        "flush",
+        "--threads",
+        "2",
+        "--seconds",
+        "0.3",
+        "--json",
+        "--dir",
+        parent.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let rows = json_lines(&output);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    for key in ["flushes_per_s", "baseline_flushes_per_s", "ratio", "device_syncs"] {
+        assert!(row.get(key).and_then(Value::as_f64).is_some_and(|v| v > 0.0), "{key} in {row:?}");
+    }
+    assert!(row["device_syncs"].is_u64(), "{row:?}");
+    assert_eq!(row["threads"], 2, "{row:?}");
+    let left: Vec<_> = std::fs::read_dir(&parent).unwrap().collect();
+    assert!(left.is_empty(), "the bench directory was not removed: {left:?}");
+    std::fs::remove_dir(&parent).unwrap();
+}
+
+#[test]
+fn bench_io_json_has_a_row_per_stack_and_workload() {
+    let parent = bench_parent_dir("bench-io-json");
+    let dir = parent.to_str().unwrap();
+    let args = ["bench", "io", "--seconds", "0.3", "--no-fio", "--json", "--size", "64M", "--dir", dir];
+    let output = irpstack(&args);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let rows = json_lines(&output);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in &rows {
+        assert!(row["stack"].as_str().is_some_and(|s| s.contains("file(")), "{row:?}");
+        let workload = row["workload"].as_str().unwrap_or_default();
+        assert!(["randwrite-4k-qd32", "write-1m-qd8"].contains(&workload), "{row:?}");
+        assert!(row["iops"].as_f64().is_some_and(|v| v > 0.0), "{row:?}");
+        assert!(row["gbps"].as_f64().is_some_and(|v| v > 0.0), "{row:?}");
+        assert!(row.get("fio_iops").is_none() && row.get("ratio").is_none(), "fio ran: {row:?}");
+    }
+    assert!(rows.iter().any(|r| r["stack"].as_str().unwrap().starts_with("cache(")), "{rows:?}");
+
+    let stack = "cache(size=8M) / file(path=DIR/mine.img,size=16M,direct=true)";
+    let output =
+        irpstack(&["bench", "io", "--stack", stack, "--seconds", "0.2", "--no-fio", "--json", "--dir", dir]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let rows = json_lines(&output);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["stack"] == stack), "{rows:?}");
+    let left: Vec<_> = std::fs::read_dir(&parent).unwrap().collect();
+    assert!(left.is_empty(), "the bench directory was not removed: {left:?}");
+    std::fs::remove_dir(&parent).unwrap();
+}
+
+#[test]
+fn bench_flush_and_io_reject_bad_input_cleanly() {
+    assert_usage_error(&["bench", "flush", "--threads", "0"], "--threads");
+    assert_usage_error(&["bench", "flush", "--seconds", "0"], "--seconds");
+    assert_usage_error(&["bench", "flush", "--seconds", "NaN"], "--seconds");
+    assert_usage_error(&["bench", "io", "--seconds", "soon"], "--seconds");
+    assert_usage_error(&["bench", "io", "--size", "12Q"], "--size");
+    assert_usage_error(&["bench", "io", "--size", "4K"], "--size");
+    assert_usage_error(&["bench", "io", "--bogus"], "--bogus");
+    let bad_stack =
+        ["bench", "io", "--stack", "cahce(size=1M) / memory(size=1M)", "--no-fio", "--seconds", "0.1"];
+    assert_usage_error(&bad_stack, "did you mean");
+    assert_usage_error(
+        &["bench", "flush", "--seconds", "0.1", "--dir", "/nonexistent/irpstack"],
+        "/nonexistent",
+    );
+}
