@@ -114,6 +114,9 @@ enum Bug {
 struct ToyCache {
     bug: Bug,
     dirty: Mutex<BTreeMap<u64, Vec<u8>>>,
+    /// One write-back or write-through at a time, so an older copy of a block never
+    /// lands below after a newer one.
+    pass: Mutex<()>,
 }
 
 impl ToyCache {
@@ -125,6 +128,7 @@ impl ToyCache {
     }
 
     fn write_back(&self, lower: &DeviceRef) -> Status {
+        let _pass = self.pass.lock().unwrap();
         let mut first = Status::SUCCESS;
         let blocks: Vec<(u64, Vec<u8>)> = match self.bug {
             Bug::CleanBeforeWriteSucceeded => {
@@ -162,6 +166,7 @@ impl Driver for ToyCache {
         drop(d);
         if irp.is_force_unit_access() {
             // Written through: forward the write itself (FUA kept) and wait for it.
+            let _pass = self.pass.lock().unwrap();
             let irp = irp.forward_synchronously(device.lower().unwrap());
             let st = irp.io_status();
             if st.status.is_success() {
@@ -242,7 +247,7 @@ fn toy(bug: Bug, flaky: bool) -> impl Fn(&DeviceRef) -> Result<DeviceRef, String
         if flaky {
             lower = Device::attach("flaky", EverySeventhWriteFails(AtomicU64::new(0)), &lower).unwrap();
         }
-        Device::attach("toy-cache", ToyCache { bug, dirty: Mutex::default() }, &lower)
+        Device::attach("toy-cache", ToyCache { bug, dirty: Mutex::default(), pass: Mutex::default() }, &lower)
             .map_err(|e| e.to_string())
     }
 }

@@ -233,39 +233,46 @@ impl Inner {
     /// Writes behind: up to `limit` dirty blocks (all if `None`) or exactly `only`.
     /// Returns the first failure; failed blocks stay dirty.
     fn write_back(&self, limit: Option<usize>, only: Option<&[u64]>, fua: bool) -> Result<(), Status> {
-        const BATCH: usize = 256;
+        // Blocks per pass of writes in flight together (bounds the copies in memory).
+        const BATCH: usize = 1024;
         let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
-        let chosen: Vec<u64> = match only {
+        let mut chosen: Vec<u64> = match only {
             Some(blocks) => blocks.to_vec(),
             None => self.store().dirty_blocks(limit.unwrap_or(usize::MAX)),
         };
+        chosen.sort_unstable();
+        chosen.dedup();
         let mut first_error = None;
         for batch in chosen.chunks(BATCH) {
-            let writes: Vec<lower::BlockWrite> = {
+            let writes = {
                 let s = self.store();
-                batch
+                // A FUA write-through writes its blocks even if clean.
+                let blocks: Vec<(u64, u64)> = batch
                     .iter()
                     .filter_map(|&block| {
-                        let b = s.get(block)?;
-                        // A FUA write-through writes its blocks even if clean.
-                        (b.dirty || fua).then(|| lower::BlockWrite {
-                            block,
-                            generation: b.generation,
-                            offset: block * self.block_size(),
-                            data: b.data.clone(),
-                        })
+                        s.get(block).filter(|b| b.dirty || fua).map(|b| (block, b.generation))
                     })
-                    .collect()
+                    .collect();
+                lower::runs(&blocks, self.block_size(), |block| s.get(block).map(|b| &b.data[..]))
             };
-            let statuses = lower::write_all(&self.lower, &writes, fua);
+            let mut writes = match writes {
+                Ok(w) => w,
+                Err(status) => {
+                    first_error.get_or_insert(status);
+                    break;
+                }
+            };
+            let statuses = lower::write_all(&self.lower, &mut writes, fua);
             let mut s = self.store();
             for (w, status) in writes.iter().zip(statuses) {
                 if status.is_success() {
-                    s.mark_clean(w.block, w.generation);
-                    self.counters.blocks_written.fetch_add(1, Ordering::Relaxed);
+                    for &(block, generation) in &w.blocks {
+                        s.mark_clean(block, generation);
+                    }
+                    self.counters.blocks_written.fetch_add(w.blocks.len() as u64, Ordering::Relaxed);
                 } else {
                     self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(block = w.block, %status, "cache: write-behind failed; the block stays dirty");
+                    tracing::warn!(offset = w.offset, blocks = w.blocks.len(), %status, "cache: write-behind failed; the blocks stay dirty");
                     first_error.get_or_insert(status);
                 }
             }
