@@ -3,6 +3,7 @@
 mod alloc_counter;
 mod bench;
 mod crash_test;
+mod serve;
 mod stats;
 
 use std::io::{IsTerminal, Write};
@@ -41,6 +42,8 @@ enum Command {
     /// Prove the flush promise of a stack: run a seeded workload over a crash-simulation
     /// disk, crash at every point, and check what survives.
     CrashTest(crash_test::CrashTestArgs),
+    /// Serve device stacks over NBD (qemu-io, nbdinfo, nbdcopy, fio, a VM can connect).
+    Serve(serve::ServeArgs),
     /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
     Stats(stats::StatsArgs),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(command) => bench::run(command, &mut out),
         Command::CrashTest(args) => crash_test::run(&args, &mut out),
+        Command::Serve(args) => serve::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
     }
     .and_then(|()| out.flush().map_err(anyhow::Error::from));

@@ -274,3 +274,33 @@ fn the_real_cache_over_failing_writes_passes() {
         cache(CacheMode::WriteBack)(&flaky)
     });
 }
+
+/// A tiny cache, a busy lazy writer and many threads: blocks are written back and
+/// evicted between a FUA write's cache update and its write-through (the checker once
+/// caught the cache acknowledging such a FUA write that only went down without FUA).
+#[test]
+fn the_write_back_cache_passes_under_eviction_pressure() {
+    let build = |lower: &DeviceRef| {
+        let options = CacheOptions {
+            size: 16 * 1024,
+            dirty_threshold: 8 * 1024,
+            lazy_interval: std::time::Duration::from_millis(1),
+            lazy_share: 2,
+            ..CacheOptions::default()
+        };
+        Cache::create("cache", options, lower).map_err(|e| e.to_string())
+    };
+    for seed in 1..=4 {
+        let config = Config {
+            ops: 600,
+            seed,
+            threads: 6,
+            disk_size: 256 * 1024,
+            restart_every: 32,
+            ..Config::default()
+        };
+        if let Err(e) = crashcheck::check(&config, &build) {
+            panic!("seed {seed}: {e}");
+        }
+    }
+}

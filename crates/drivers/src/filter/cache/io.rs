@@ -71,7 +71,8 @@ impl Inner {
         if self.options.mode == CacheMode::WriteThrough {
             return self.write_through(irp, offset, length);
         }
-        let mut touched = Vec::new();
+        // Blocks this write covers whole: a FUA write that reached the disk makes them clean.
+        let mut whole = Vec::new();
         let mut failure = None;
         {
             let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
@@ -80,7 +81,9 @@ impl Inner {
                 if failure.is_some() {
                     return;
                 }
-                touched.push(block);
+                if within == 0 && range.len() == self.block_len(block) {
+                    whole.push(block);
+                }
                 if let Err(status) = self.write_piece(block, within, &data[range]) {
                     failure = Some(status);
                 }
@@ -89,11 +92,32 @@ impl Inner {
         if let Some(status) = failure {
             return irp.complete(status);
         }
-        if fua && let Err(status) = self.write_back(None, Some(&touched), true) {
-            return irp.complete(status);
+        if fua {
+            return self.write_fua(irp, &whole);
         }
         self.throttle();
         irp.complete_with(Status::SUCCESS, length as u64)
+    }
+
+    /// ForceUnitAccess: the request itself goes down with FUA, holding the pass lock so
+    /// no write-back of an older copy of these blocks lands after it. (The cached
+    /// blocks may have been written back without FUA and evicted meanwhile; only this
+    /// write makes the data durable.)
+    fn write_fua(&self, irp: Irp, whole: &[u64]) -> Status {
+        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        let generations: Vec<(u64, u64)> = {
+            let s = self.store();
+            whole.iter().filter_map(|&b| s.get(b).map(|block| (b, block.generation))).collect()
+        };
+        let irp = irp.forward_synchronously(&self.lower);
+        let st = irp.io_status();
+        if st.status.is_success() {
+            let mut s = self.store();
+            for (block, generation) in generations {
+                s.mark_clean(block, generation);
+            }
+        }
+        irp.complete_with(st.status, st.information)
     }
 
     /// Puts one block piece into the cache, reading the block first when the piece
@@ -131,7 +155,7 @@ impl Inner {
             // every write.
             let target = over + self.options.dirty_threshold / 8;
             let blocks = target.div_ceil(self.block_size()) as usize;
-            if let Err(status) = self.write_back(Some(blocks), None, false) {
+            if let Err(status) = self.write_back(Some(blocks)) {
                 tracing::warn!(%status, "cache: throttled write-behind failed");
             }
         }

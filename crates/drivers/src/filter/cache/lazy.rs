@@ -39,7 +39,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
             let dirty = inner.store().dirty_count();
             if dirty > 0 {
                 let limit = dirty.div_ceil(share);
-                if let Err(status) = inner.write_back(Some(limit), None, false) {
+                if let Err(status) = inner.write_back(Some(limit)) {
                     tracing::warn!(%status, "cache: lazy write-behind failed; blocks stay dirty");
                 }
             }

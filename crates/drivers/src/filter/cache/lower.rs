@@ -2,9 +2,7 @@
 
 use std::sync::mpsc;
 
-use irp::{
-    DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status,
-};
+use irp::{DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, Status};
 
 /// The lower device's size in bytes.
 pub(super) fn query_size(lower: &DeviceRef) -> Result<u64, Status> {
@@ -88,17 +86,15 @@ pub(super) fn runs<'a>(
 
 /// Writes every run at once (all in flight together) and returns, per run, the status
 /// its write completed with, in the same order.
-pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite], fua: bool) -> Vec<Status> {
+pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite]) -> Vec<Status> {
     let (tx, rx) = mpsc::channel();
     let mut statuses = vec![Status::INTERNAL_ERROR; writes.len()];
     let mut sent = 0;
-    let flags = if fua { RequestFlags::FORCE_UNIT_ACCESS } else { RequestFlags::NONE };
     for (i, w) in writes.iter_mut().enumerate() {
         let Some(mdl) = w.mdl.take() else { continue };
         let length = mdl.byte_count() as u32;
         let irp = Irp::for_device(lower, MajorFunction::Write)
             .with_parameters(Parameters::Write { offset: w.offset, length })
-            .with_flags(flags)
             .with_mdl(mdl)
             .with_user_data(i as u64);
         let _ = lower.submit_to(irp, tx.clone());

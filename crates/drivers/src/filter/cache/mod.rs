@@ -230,28 +230,20 @@ impl Inner {
         }
     }
 
-    /// Writes behind: up to `limit` dirty blocks (all if `None`) or exactly `only`.
+    /// Writes behind: up to `limit` dirty blocks (all if `None`), lowest first.
     /// Returns the first failure; failed blocks stay dirty.
-    fn write_back(&self, limit: Option<usize>, only: Option<&[u64]>, fua: bool) -> Result<(), Status> {
+    fn write_back(&self, limit: Option<usize>) -> Result<(), Status> {
         // Blocks per pass of writes in flight together (bounds the copies in memory).
         const BATCH: usize = 1024;
         let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut chosen: Vec<u64> = match only {
-            Some(blocks) => blocks.to_vec(),
-            None => self.store().dirty_blocks(limit.unwrap_or(usize::MAX)),
-        };
-        chosen.sort_unstable();
-        chosen.dedup();
+        let chosen = self.store().dirty_blocks(limit.unwrap_or(usize::MAX));
         let mut first_error = None;
         for batch in chosen.chunks(BATCH) {
             let writes = {
                 let s = self.store();
-                // A FUA write-through writes its blocks even if clean.
                 let blocks: Vec<(u64, u64)> = batch
                     .iter()
-                    .filter_map(|&block| {
-                        s.get(block).filter(|b| b.dirty || fua).map(|b| (block, b.generation))
-                    })
+                    .filter_map(|&block| s.get(block).filter(|b| b.dirty).map(|b| (block, b.generation)))
                     .collect();
                 lower::runs(&blocks, self.block_size(), |block| s.get(block).map(|b| &b.data[..]))
             };
@@ -262,7 +254,7 @@ impl Inner {
                     break;
                 }
             };
-            let statuses = lower::write_all(&self.lower, &mut writes, fua);
+            let statuses = lower::write_all(&self.lower, &mut writes);
             let mut s = self.store();
             for (w, status) in writes.iter().zip(statuses) {
                 if status.is_success() {
@@ -294,7 +286,7 @@ impl Inner {
             self.flush.run(|| self.flush_everything(flags))
         } else {
             // Data only, no device sync: nothing to coalesce.
-            self.write_back(None, None, false).err().unwrap_or(Status::SUCCESS)
+            self.write_back(None).err().unwrap_or(Status::SUCCESS)
         };
         if status.is_success() && flags.syncs_device() {
             irp.mark_flush_covered();
@@ -304,7 +296,7 @@ impl Inner {
 
     /// One flush of the group: write every dirty block, then flush the device below.
     fn flush_everything(&self, flags: irp::FlushFlags) -> Status {
-        let written = self.write_back(None, None, false);
+        let written = self.write_back(None);
         self.counters.lower_flushes.fetch_add(1, Ordering::Relaxed);
         let lower = lower::flush(&self.lower, flags);
         let lower = if lower == Status::INVALID_DEVICE_REQUEST { Status::SUCCESS } else { lower };
@@ -315,7 +307,7 @@ impl Inner {
     }
 
     fn shutdown(&self, irp: Irp) -> Status {
-        let written = self.write_back(None, None, false);
+        let written = self.write_back(None);
         let irp = irp.forward_synchronously(&self.lower);
         let lower = irp.io_status().status;
         irp.complete(written.err().unwrap_or(lower))

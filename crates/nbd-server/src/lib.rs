@@ -1,0 +1,68 @@
+//! # nbd-server — irpstack's NBD server
+//!
+//! Serves device stacks over the [NBD protocol](https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md)
+//! (the wire format is the `nbd` crate's pure functions; this crate owns the sockets and
+//! threads). Each export is one stack built from a spec (`cache(size=256M) / file(path=x.img)`)
+//! and registered with an [`irp::IoManager`]; every connection opens its own handle on it.
+//!
+//! - **Handshake**: fixed newstyle; `NBD_OPT_GO`, `INFO`, `EXPORT_NAME`, `LIST`, `ABORT`,
+//!   `STRUCTURED_REPLY`. Unknown options get `NBD_REP_ERR_UNSUP`, malformed ones
+//!   `NBD_REP_ERR_INVALID`; at most [`Limits::max_options`] options per handshake.
+//! - **Transmission**: one reader thread per connection reads requests and submits IRPs
+//!   asynchronously ([`irp::Device::submit`]); each completion writes its reply (matched
+//!   by cookie, in any order) under the connection's write lock. Requests in flight are
+//!   bounded per connection ([`Limits::max_requests_in_flight`],
+//!   [`Limits::max_bytes_in_flight`]).
+//!
+//! | NBD request | IRP on the export's stack |
+//! |---|---|
+//! | `READ` | `IRP_MJ_READ` into a fresh [`irp::Mdl`]; the reply carries the MDL's bytes |
+//! | `WRITE` (+`FUA`) | `IRP_MJ_WRITE` of the payload, read straight into an MDL (ForceUnitAccess) |
+//! | `FLUSH` | `IRP_MJ_FLUSH_BUFFERS`, no flags |
+//! | `TRIM` (+`FUA`) | Discard (then a flush before the reply, for `FUA`) |
+//! | `WRITE_ZEROES` (+`NO_HOLE`, +`FUA`) | WriteZeroes (`MAY_UNMAP` unless `NO_HOLE`; ForceUnitAccess) |
+//! | `DISC`, end of connection | the handle is closed: `IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE` |
+//! | server stop | `IRP_MJ_SHUTDOWN` to every stack ([`irp::IoManager::shutdown`]) |
+//!
+//! ## The flush promise over NBD
+//!
+//! A reply to a write is sent only from the write IRP's completion, so every write the
+//! client has seen acknowledged had completed on the stack before the client could send
+//! the `FLUSH` that depends on it. The flush IRP is sent when the `FLUSH` request is read
+//! and its reply is sent only after that IRP completed with success: by the stack's flush
+//! contract, every write that completed before it was sent is durable. That is the
+//! spec's rule ("all write requests for which a reply has already been sent").
+//!
+//! `NBD_FLAG_CAN_MULTI_CONN` is advertised because every connection to an export sends its
+//! IRPs to the same device stack: a write acknowledged on connection A completed on that
+//! stack, so a flush sent by connection B after it covers it, and a FUA write is durable
+//! when it completes whichever connection sent it. Reads on any connection see every
+//! completed write, since they go through the same cache.
+//!
+//! ## Stopping
+//!
+//! [`ServerHandle::stop`] (or SIGINT/SIGTERM after [`ServerHandle::stop_on_signals`])
+//! stops accepting, stops reading new requests on every connection, waits until every
+//! request in flight was answered, closes the handles, and sends `IRP_MJ_SHUTDOWN` down
+//! every stack, so caches write everything back.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod config;
+mod connection;
+mod error;
+mod export;
+mod handshake;
+mod listener;
+mod server;
+mod sys;
+mod transmission;
+
+pub use config::{ExportConfig, ExportStack, FileConfig, FileExport, Limits, Listen, ServerConfig};
+pub use error::{ConfigError, ServerError};
+pub use server::{ExportInfo, Server, ServerHandle};
+pub use sys::stop_signal_received;
+
+/// The IANA port for NBD.
+pub const DEFAULT_PORT: u16 = 10809;

@@ -1,0 +1,74 @@
+//! The crate's only `unsafe` code: `poll(2)` for the accept loop, and a SIGINT/SIGTERM
+//! handler that wakes it (the self-pipe trick).
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// Waits until one of `fds` is readable (or hung up); returns which. `Interrupted` when a
+/// signal arrived first.
+pub(crate) fn poll_readable(fds: &[RawFd]) -> io::Result<Vec<bool>> {
+    let mut pollfds: Vec<libc::pollfd> =
+        fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+    let count = libc::nfds_t::try_from(pollfds.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `pollfds` is a live, exclusively borrowed array of `count` initialised pollfd
+    // structs; poll(2) reads and writes only within it and keeps no pointer after returning.
+    let ready = unsafe { libc::poll(pollfds.as_mut_ptr(), count, -1) };
+    if ready < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pollfds.iter().map(|p| p.revents != 0).collect())
+}
+
+/// The write end of the pipe the handler writes to; -1 before installation.
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Set by the first SIGINT/SIGTERM.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGINT or SIGTERM arrived since [`ServerHandle::stop_on_signals`](crate::ServerHandle::stop_on_signals).
+pub fn stop_signal_received() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// The first signal sets the flag and writes a byte to the wake pipe; a second one exits
+/// at once with status 130 (the user insists). Only async-signal-safe calls: atomics,
+/// `write(2)`, `_exit(2)`; `errno` is restored for the interrupted code.
+extern "C" fn on_stop_signal(_signal: libc::c_int) {
+    if SIGNALLED.swap(true, Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe and takes no pointers.
+        unsafe { libc::_exit(130) }
+    }
+    // SAFETY: `__errno_location` returns this thread's errno slot, valid for the thread's life.
+    let errno = unsafe { *libc::__errno_location() };
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; the buffer is one valid local byte; `fd` is a
+        // pipe end that is never closed once stored (see `install_stop_handler`). A full
+        // non-blocking pipe makes it fail harmlessly: a wake-up is already pending.
+        let _ = unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+    }
+    // SAFETY: as above; restores the interrupted code's errno.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Installs the handler for SIGINT and SIGTERM; it will write to `wake_fd`, which the
+/// caller must keep open for the rest of the process.
+pub(crate) fn install_stop_handler(wake_fd: RawFd) -> io::Result<()> {
+    WAKE_FD.store(wake_fd, Ordering::SeqCst);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `sigaction` is a plain C struct for which all-zero bytes are a valid value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action.sa_mask` is a valid, exclusively borrowed sigset_t.
+        unsafe { libc::sigemptyset(&raw mut action.sa_mask) };
+        // SAFETY: `action` is fully initialised and outlives the call; the handler only makes
+        // async-signal-safe calls; the old action is not asked for (null).
+        if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Requests to IRPs, and IRP completions to replies.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use irp::{CompletedIrp, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status};
+use nbd::consts::{EINVAL, EIO, ENOMEM};
+use nbd::transmission::Command;
+
+use super::Shared;
+use super::inflight::Ticket;
+use super::reply::{Reply, nbd_errno};
+
+/// What a completion does after a successful IRP.
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    /// Reply success.
+    Reply,
+    /// Reply with the `length` bytes read at `offset` (the IRP's MDL).
+    ReplyData { offset: u64, length: usize },
+    /// Send a flush, reply when it completes (a trim with FUA).
+    Flush,
+}
+
+/// Starts `command`: reads a write's payload, submits its IRP. Returns `false` for
+/// `NBD_CMD_DISC`; an error when the socket failed while reading a payload.
+pub(super) fn start(
+    reader: &mut impl Read,
+    shared: &Arc<Shared>,
+    cookie: u64,
+    command: Command,
+) -> io::Result<bool> {
+    match command {
+        Command::Read { offset, length, .. } => {
+            let ticket = Ticket::acquire(shared, cookie, length as usize);
+            if length == 0 {
+                ticket.reply(&Reply::Ok);
+                return Ok(true);
+            }
+            let mdl = match Mdl::with_len(length as usize) {
+                Ok(mdl) => mdl,
+                Err(e) => {
+                    ticket.reply(&Reply::error(ENOMEM, format!("no buffer for the read: {e}")));
+                    return Ok(true);
+                }
+            };
+            let irp = shared.irp(MajorFunction::Read).with_parameters(Parameters::Read { offset, length });
+            submit(ticket, irp.with_mdl(mdl), Then::ReplyData { offset, length: length as usize });
+        }
+        Command::Write { offset, length, fua } => {
+            let ticket = Ticket::acquire(shared, cookie, length as usize);
+            let mut mdl = match Mdl::with_len(length as usize) {
+                Ok(mdl) => mdl,
+                Err(e) => {
+                    // The payload is on the wire whatever happens: skip it, then refuse.
+                    io::copy(&mut reader.by_ref().take(length.into()), &mut io::sink())?;
+                    ticket.reply(&Reply::error(ENOMEM, format!("no buffer for the write: {e}")));
+                    return Ok(true);
+                }
+            };
+            // The payload goes straight into the MDL the IRP carries down: no copy here.
+            let read = match mdl.bytes_mut() {
+                Some(bytes) => reader.read_exact(bytes),
+                None => Err(io::Error::other("a fresh MDL is shared")),
+            };
+            if let Err(e) = read {
+                ticket.abandon();
+                return Err(e);
+            }
+            if length == 0 {
+                ticket.reply(&Reply::Ok);
+                return Ok(true);
+            }
+            let flags = if fua { RequestFlags::FORCE_UNIT_ACCESS } else { RequestFlags::NONE };
+            let irp = shared
+                .irp(MajorFunction::Write)
+                .with_parameters(Parameters::Write { offset, length })
+                .with_flags(flags)
+                .with_mdl(mdl);
+            submit(ticket, irp, Then::Reply);
+        }
+        Command::Flush => {
+            let ticket = Ticket::acquire(shared, cookie, 0);
+            if shared.read_only {
+                // Nothing was written through a read-only export: nothing to make durable.
+                ticket.reply(&Reply::Ok);
+            } else {
+                // No flags: data, metadata and the device's cache (NtFlushBuffersFile).
+                submit(ticket, shared.irp(MajorFunction::FlushBuffers), Then::Reply);
+            }
+        }
+        Command::Trim { offset, length, fua } => {
+            let ticket = Ticket::acquire(shared, cookie, 0);
+            if length == 0 {
+                ticket.reply(&Reply::Ok);
+                return Ok(true);
+            }
+            let length = u64::from(length);
+            let irp =
+                shared.irp(MajorFunction::Discard).with_parameters(Parameters::Discard { offset, length });
+            submit(ticket, irp, if fua { Then::Flush } else { Then::Reply });
+        }
+        Command::WriteZeroes { offset, length, fua, no_hole, .. } => {
+            let ticket = Ticket::acquire(shared, cookie, 0);
+            if length == 0 {
+                ticket.reply(&Reply::Ok);
+                return Ok(true);
+            }
+            let mut flags = if fua { RequestFlags::FORCE_UNIT_ACCESS } else { RequestFlags::NONE };
+            if !no_hole {
+                flags = flags | RequestFlags::MAY_UNMAP;
+            }
+            let length = u64::from(length);
+            let irp = shared
+                .irp(MajorFunction::WriteZeroes)
+                .with_parameters(Parameters::WriteZeroes { offset, length })
+                .with_flags(flags);
+            submit(ticket, irp, Then::Reply);
+        }
+        // A hint; nothing to do.
+        Command::Cache { .. } => Ticket::acquire(shared, cookie, 0).reply(&Reply::Ok),
+        Command::BlockStatus { .. } => {
+            let reply = Reply::error(EINVAL, "no metadata context was negotiated");
+            Ticket::acquire(shared, cookie, 0).reply(&reply);
+        }
+        Command::Disc => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn submit(ticket: Ticket, irp: Irp, then: Then) {
+    let device = Arc::clone(&ticket.shared.device);
+    // The status returned says only whether it completed yet; the callback has the result.
+    let _ = device.submit(irp, move |done| complete(ticket, done, then));
+}
+
+/// Runs in whatever thread completed the IRP.
+fn complete(ticket: Ticket, mut done: CompletedIrp, then: Then) {
+    let status = done.status();
+    let major = done.major_function();
+    // A device without a cache has nothing to flush, and a trim is only a hint: a
+    // stack that does not handle them answers "not supported", which is success here.
+    let unsupported_is_fine = matches!(major, MajorFunction::FlushBuffers | MajorFunction::Discard);
+    let ok = status.is_success() || (unsupported_is_fine && status == Status::INVALID_DEVICE_REQUEST);
+    if !ok {
+        tracing::debug!(peer = %ticket.shared.peer, %major, %status, "request failed");
+        return ticket.reply(&Reply::error(nbd_errno(status), format!("{major} failed: {status}")));
+    }
+    match then {
+        Then::Reply => ticket.reply(&Reply::Ok),
+        Then::ReplyData { offset, length } => {
+            let read = usize::try_from(done.information()).unwrap_or(usize::MAX);
+            match done.take_mdl() {
+                Some(mdl) if read >= length && mdl.byte_count() >= length => {
+                    ticket.reply(&Reply::Data { offset, data: &mdl.bytes()[..length] });
+                }
+                _ => ticket.reply(&Reply::error(EIO, format!("short read: {read} of {length} bytes"))),
+            }
+        }
+        Then::Flush => {
+            let irp = ticket.shared.irp(MajorFunction::FlushBuffers);
+            submit(ticket, irp, Then::Reply);
+        }
+    }
+}
