@@ -14,6 +14,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct IrpShared {
     id: AtomicU64,
     cancelled: AtomicBool,
+    /// Whether `cancel_routine` may hold a routine (spares completion the lock).
+    has_cancel_routine: AtomicBool,
     cancel_routine: Mutex<Option<CancelRoutine>>,
     /// Dispatch epochs: each watched dispatch starts a new one.
     epoch: AtomicU32,
@@ -43,6 +45,7 @@ impl IrpShared {
         IrpShared {
             id: AtomicU64::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
             cancelled: AtomicBool::new(false),
+            has_cancel_routine: AtomicBool::new(false),
             cancel_routine: Mutex::new(None),
             epoch: AtomicU32::new(0),
             marks: [const { AtomicU32::new(0) }; MAX_STACK_SIZE],
@@ -55,6 +58,7 @@ impl IrpShared {
     pub(crate) fn reset(&mut self) {
         *self.id.get_mut() = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         *self.cancelled.get_mut() = false;
+        *self.has_cancel_routine.get_mut() = false;
         *self.cancel_routine.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
         *self.epoch.get_mut() = 0;
         for m in &mut self.marks {
@@ -90,11 +94,14 @@ impl IrpShared {
             return false;
         }
         *slot = Some(routine);
+        self.has_cancel_routine.store(true, Ordering::Release);
         true
     }
 
     pub(crate) fn clear_cancel_routine(&self) {
-        lock(&self.cancel_routine).take();
+        if self.has_cancel_routine.swap(false, Ordering::AcqRel) {
+            lock(&self.cancel_routine).take();
+        }
     }
 
     /// Starts watching a dispatch at some location: marks made from now on have an
