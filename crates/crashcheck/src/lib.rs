@@ -154,6 +154,10 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     let stride = points.div_ceil(config.max_points.max(1));
     let sector_size = config.sector_size as usize;
     let mut state = replay::DiskState::new(config.disk_size as usize);
+    // `work` is the durable image, with one crash plan applied at a time and undone
+    // after; `durable_found` is what every sector of the durable image decodes to.
+    let mut work = state.durable.clone();
+    let mut durable_found = vec![pattern::Found::Zero; sectors as usize];
     let mut touched = vec![false; sectors as usize];
     let mut rng = workload::Rng::new(config.seed ^ 0x5EED);
     for p in 0..points {
@@ -164,7 +168,17 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
                 let last = (*offset as usize + data.len()).div_ceil(sector_size);
                 touched[first..last].iter_mut().for_each(|t| *t = true);
             }
-            state.apply(event, p as u64);
+            let mut changed = Vec::new();
+            state.apply(event, p as u64, |o, len| changed.push((o, len)));
+            for (o, len) in changed {
+                work[o..o + len].copy_from_slice(&state.durable[o..o + len]);
+                let first = o / sector_size;
+                let last = (o + len).div_ceil(sector_size);
+                for (s, found) in durable_found.iter_mut().enumerate().take(last).skip(first) {
+                    let r = s * sector_size..(s + 1) * sector_size;
+                    *found = pattern::decode(&state.durable[r], s as u64);
+                }
+            }
         }
         if p % stride != 0 && p + 1 != points {
             continue;
@@ -184,26 +198,17 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
         in_cache.dedup();
         let plans =
             states::plans(&state.cache, sector_size, config.exhaustive_limit, config.samples, &mut rng);
-        let mut work = state.durable.clone();
+        let everything = || (0..sectors).filter(|&s| touched[s as usize]);
         for (i, plan) in plans.into_iter().enumerate() {
             plan.apply(&mut work, &state.cache, config.sector_size);
             let restart = report.states.is_multiple_of(config.restart_every.max(1));
             let result = if restart {
                 let seen = read_through_restarted_stack(work.clone(), config, build)?;
-                oracle.check_sectors(
-                    &seen,
-                    sector_size,
-                    crash_time,
-                    (0..sectors).filter(|&s| touched[s as usize]),
-                )
+                oracle.check_sectors(&seen, sector_size, crash_time, everything())
             } else if i == 0 {
-                // The first plan of a point (lose-all) checks every sector ever written.
-                oracle.check_sectors(
-                    &work,
-                    sector_size,
-                    crash_time,
-                    (0..sectors).filter(|&s| touched[s as usize]),
-                )
+                // The first plan of a point (lose-all: the durable image) checks every
+                // sector ever written, from the decoded durable image.
+                oracle.check_values(crash_time, everything().map(|s| (s, durable_found[s as usize])))
             } else {
                 oracle.check_sectors(&work, sector_size, crash_time, in_cache.iter().copied())
             };

@@ -88,11 +88,24 @@ impl Oracle {
         t: u64,
         sectors: impl IntoIterator<Item = u64>,
     ) -> Result<(), Mismatch> {
+        self.check_values(
+            t,
+            sectors.into_iter().map(|s| {
+                let start = s as usize * sector_size;
+                (s, crate::pattern::decode(&image[start..start + sector_size], s))
+            }),
+        )
+    }
+
+    /// Checks sectors whose contents were already decoded: `(sector, what it holds)`.
+    pub fn check_values(
+        &self,
+        t: u64,
+        values: impl IntoIterator<Item = (u64, Found)>,
+    ) -> Result<(), Mismatch> {
         let covered = self.covered_before(t);
-        for s in sectors {
+        for (s, found) in values {
             let writes = &self.sectors[s as usize];
-            let start = s as usize * sector_size;
-            let found = crate::pattern::decode(&image[start..start + sector_size], s);
             let durable = |w: &SectorWrite| {
                 w.ok && w.completed < t && (w.fua || covered.is_some_and(|c| w.completed < c))
             };

@@ -18,13 +18,15 @@ impl DiskState {
         DiskState { durable: vec![0; size], cache: Vec::new() }
     }
 
-    /// Applies one event as the crash disk does.
-    pub fn apply(&mut self, event: &DiskEvent, seq: u64) {
+    /// Applies one event as the crash disk does; `changed(offset, len)` is called for
+    /// every byte range of the durable image it rewrote.
+    pub fn apply(&mut self, event: &DiskEvent, seq: u64, mut changed: impl FnMut(usize, usize)) {
         match event {
             DiskEvent::Write { offset, data, fua, .. } => {
                 if *fua {
                     let o = *offset as usize;
                     self.durable[o..o + data.len()].copy_from_slice(data);
+                    changed(o, data.len());
                 }
                 self.cache.push(UnflushedWrite { seq, offset: *offset, data: data.clone(), fua: *fua });
             }
@@ -32,6 +34,7 @@ impl DiskState {
                 for w in self.cache.drain(..) {
                     let o = w.offset as usize;
                     self.durable[o..o + w.data.len()].copy_from_slice(&w.data);
+                    changed(o, w.data.len());
                 }
             }
         }
