@@ -198,6 +198,7 @@ impl Driver for ToyCache {
     }
     fn discard(&self, device: &DeviceRef, irp: Irp) -> Status {
         let Parameters::Discard { offset, length } = *irp.parameters() else { unreachable!() };
+        let _pass = self.pass.lock().unwrap();
         let mut d = self.dirty.lock().unwrap();
         for s in (offset..offset + length).step_by(4096) {
             d.remove(&s);
