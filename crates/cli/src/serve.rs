@@ -100,9 +100,12 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         e => anyhow!("{e}"),
     })?;
+    // Before anything is printed: whoever reads "listening on" may signal at once.
+    let handle = server.handle();
+    handle.stop_on_signals().context("installing the SIGINT/SIGTERM handler")?;
     for export in server.exports() {
         let mode = if export.read_only { ", read-only" } else { "" };
-        let stack = export.devices.join(" / ");
+        let stack = export.spec.clone().unwrap_or_else(|| export.devices.join(" / "));
         writeln!(out, "export {:?}: {} bytes{mode} ({stack})", export.name, export.size)?;
     }
     let uris = server.uris();
@@ -118,8 +121,6 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "stop with Ctrl-C or SIGTERM (caches are written back)")?;
     }
     out.flush()?;
-    let handle = server.handle();
-    handle.stop_on_signals().context("installing the SIGINT/SIGTERM handler")?;
     server.run().map_err(|e| anyhow!("{e}"))?;
     writeln!(out, "stopped: every stack shut down")?;
     Ok(())

@@ -23,6 +23,8 @@ pub(crate) struct Export {
     pub(crate) description: Option<String>,
     /// The devices of the stack, top first (for messages).
     pub(crate) devices: Vec<String>,
+    /// The spec the stack was built from, in canonical form.
+    pub(crate) spec: Option<String>,
     /// The name under which the stack is registered with the I/O manager.
     manager_name: String,
     /// Size in bytes, a multiple of `min_block`.
@@ -169,6 +171,10 @@ fn build_one(
         description: export.description.clone(),
         manager_name,
         devices: device.stack_names(),
+        spec: match &export.stack {
+            ExportStack::Spec(spec) => Some(spec.to_string()),
+            ExportStack::Device(_) => None,
+        },
         size,
         read_only,
         min_block,

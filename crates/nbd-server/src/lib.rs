@@ -9,10 +9,13 @@
 //!   `STRUCTURED_REPLY`. Unknown options get `NBD_REP_ERR_UNSUP`, malformed ones
 //!   `NBD_REP_ERR_INVALID`; at most [`Limits::max_options`] options per handshake.
 //! - **Transmission**: one reader thread per connection reads requests and submits IRPs
-//!   asynchronously ([`irp::Device::submit`]); each completion writes its reply (matched
-//!   by cookie, in any order) under the connection's write lock. Requests in flight are
-//!   bounded per connection ([`Limits::max_requests_in_flight`],
-//!   [`Limits::max_bytes_in_flight`]).
+//!   asynchronously ([`irp::Device::submit`]); each completion sends its reply (matched
+//!   by cookie, in any order) under the connection's write lock, with one non-blocking
+//!   `sendmsg`. A completion never waits for the socket — it may run inside a driver that
+//!   holds a lock — so what the socket does not take at once goes to the connection's
+//!   reply thread. Requests in flight are bounded per connection
+//!   ([`Limits::max_requests_in_flight`], [`Limits::max_bytes_in_flight`]); transfer
+//!   buffers are reused within a connection.
 //!
 //! | NBD request | IRP on the export's stack |
 //! |---|---|

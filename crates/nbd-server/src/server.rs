@@ -54,6 +54,8 @@ pub struct ExportInfo {
     pub read_only: bool,
     /// The names of the devices of its stack, top first.
     pub devices: Vec<String>,
+    /// The spec its stack was built from (canonical form), if it was built from one.
+    pub spec: Option<String>,
 }
 
 /// Stops a running [`Server`] from another thread (or from a signal handler, with
@@ -139,6 +141,7 @@ impl Server {
             size: e.size,
             read_only: e.read_only,
             devices: e.devices.clone(),
+            spec: e.spec.clone(),
         };
         self.ctx.exports.iter().map(info).collect()
     }

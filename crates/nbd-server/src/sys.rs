@@ -2,7 +2,7 @@
 //! handler that wakes it (the self-pipe trick).
 #![allow(unsafe_code)]
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -19,6 +19,24 @@ pub(crate) fn poll_readable(fds: &[RawFd]) -> io::Result<Vec<bool>> {
         return Err(io::Error::last_os_error());
     }
     Ok(pollfds.iter().map(|p| p.revents != 0).collect())
+}
+
+/// Sends as much of `bufs` as the socket takes without waiting (`sendmsg` with
+/// `MSG_DONTWAIT`; `MSG_NOSIGNAL`, so a closed peer is an error and not SIGPIPE).
+/// `WouldBlock` when it takes nothing.
+pub(crate) fn send_nonblocking(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: `msghdr` is a plain C struct for which all-zero bytes are a valid value
+    // (no address, no control data).
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is documented to be ABI-compatible with `iovec` on Unix; sendmsg only
+    // reads through the pointer, so the cast to `*mut` is never written through.
+    message.msg_iov = bufs.as_ptr().cast::<libc::iovec>().cast_mut();
+    message.msg_iovlen = bufs.len();
+    // SAFETY: `message` points to `bufs.len()` valid iovecs borrowed for the call; the
+    // kernel reads the described bytes and keeps no pointer; `fd` is an open socket
+    // owned by the caller for the duration of the call.
+    let sent = unsafe { libc::sendmsg(fd, &raw const message, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
 /// The write end of the pipe the handler writes to; -1 before installation.

@@ -38,7 +38,7 @@ fn info(client: &mut RawClient, name: &str, requests: Vec<u16>) -> Vec<OptionRep
 
 #[test]
 fn every_option_gets_the_right_answer() {
-    let server = two_exports();
+    let mut server = two_exports();
     let mut c = RawClient::connect(server.socket()).unwrap();
 
     let list = c.option(OPT_LIST, &[]).unwrap();
@@ -110,7 +110,7 @@ fn export_name_enters_transmission_or_closes() {
 
 #[test]
 fn option_flood_is_cut_off_and_others_are_served() {
-    let server = two_exports();
+    let mut server = two_exports();
     let mut flooder = RawClient::connect(server.socket()).unwrap();
     let mut answered = 0;
     for _ in 0..300 {
@@ -132,7 +132,7 @@ fn option_flood_is_cut_off_and_others_are_served() {
 
 #[test]
 fn oversized_option_and_bad_magic_close_the_connection() {
-    let server = two_exports();
+    let mut server = two_exports();
     // Option data over 64 KiB: closed before the server reads it.
     let mut c = RawClient::connect(server.socket()).unwrap();
     let mut header = IHAVEOPT.to_be_bytes().to_vec();

@@ -23,7 +23,7 @@ fn header(command: u16, flags: u16, cookie: u64, offset: u64, length: u32) -> Re
 
 #[test]
 fn data_round_trips_with_simple_and_structured_replies() {
-    let server = Running::start(vec![export("", "cache(size=1M) / memory(size=4M)")]);
+    let mut server = Running::start(vec![export("", "cache(size=1M) / memory(size=4M)")]);
     for structured in [false, true] {
         let mut c = RawClient::open(server.socket(), "", structured).unwrap();
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + u32::from(structured)) as u8).collect();
@@ -47,7 +47,7 @@ fn data_round_trips_with_simple_and_structured_replies() {
 
 #[test]
 fn bad_requests_get_the_spec_errors_and_the_connection_goes_on() {
-    let server =
+    let mut server =
         Running::start(vec![export("", "memory(size=1M)"), export("ro", "memory(size=1M)").read_only(true)]);
     for structured in [false, true] {
         let mut c = RawClient::open(server.socket(), "", structured).unwrap();
@@ -73,7 +73,8 @@ fn bad_requests_get_the_spec_errors_and_the_connection_goes_on() {
     }
     let mut ro = RawClient::open(server.socket(), "ro", false).unwrap();
     assert_eq!(ro.write(0, &[1; 4096], false).unwrap(), EPERM, "the payload is skipped, then refused");
-    assert_eq!(ro.request(header(CMD_TRIM, 0, 9, 0, 4096), &[]).unwrap().error, EPERM);
+    let trim = ro.request(header(CMD_TRIM, 0, 9, 0, 4096), &[]).unwrap();
+    assert_eq!(trim.error, EINVAL, "trim is not advertised on a read-only export");
     assert_eq!(ro.flush().unwrap(), 0, "nothing to flush on a read-only export");
     assert_eq!(ro.read(0, 4).unwrap(), Ok(vec![0; 4]));
     server.stop().unwrap();
@@ -81,7 +82,7 @@ fn bad_requests_get_the_spec_errors_and_the_connection_goes_on() {
 
 #[test]
 fn protocol_violations_close_only_that_connection() {
-    let server = Running::start(vec![export("", "memory(size=1M)")]);
+    let mut server = Running::start(vec![export("", "memory(size=1M)")]);
     let mut good = RawClient::open(server.socket(), "", false).unwrap();
     assert_eq!(good.write(0, &[1; 4096], false).unwrap(), 0);
 
@@ -111,7 +112,7 @@ fn pipeline(c: RawClient, count: u64) -> HashSet<u64> {
         let mut cookies = HashSet::new();
         for _ in 0..count {
             // Reads are 512 bytes at odd cookies; writes at even ones.
-            let answer = reader.answer(512).unwrap();
+            let answer = reader.answer_with(|cookie| if cookie % 2 == 1 { 512 } else { 0 }).unwrap();
             let expected_len = if answer.cookie % 2 == 1 { 512 } else { 0 };
             assert_eq!((answer.error, answer.data.len()), (0, expected_len), "cookie {}", answer.cookie);
             assert!(cookies.insert(answer.cookie), "cookie {} answered twice", answer.cookie);
@@ -135,7 +136,7 @@ fn pipeline(c: RawClient, count: u64) -> HashSet<u64> {
 
 #[test]
 fn many_requests_in_flight_are_all_answered() {
-    let server = Running::start(vec![export("", "file(path=disk.img,size=1M,threads=4)")]);
+    let mut server = Running::start(vec![export("", "file(path=disk.img,size=1M,threads=4)")]);
     let c = RawClient::open(server.socket(), "", false).unwrap();
     assert_eq!(pipeline(c, 1000), (0..1000).collect());
     let c = RawClient::open(server.socket(), "", true).unwrap();
@@ -144,7 +145,7 @@ fn many_requests_in_flight_are_all_answered() {
 
     // The same with room for only two requests (8 KiB) at a time.
     let limits = Limits { max_requests_in_flight: 2, max_bytes_in_flight: 8192, ..Limits::default() };
-    let server = Running::with_limits(vec![export("", "file(path=disk.img,size=1M)")], limits);
+    let mut server = Running::with_limits(vec![export("", "file(path=disk.img,size=1M)")], limits);
     let c = RawClient::open(server.socket(), "", true).unwrap();
     assert_eq!(pipeline(c, 300), (0..300).collect());
     server.stop().unwrap();
@@ -157,7 +158,7 @@ fn durable(server: &Running, offset: usize, len: usize) -> Vec<u8> {
 #[test]
 fn flush_makes_acknowledged_writes_durable_across_connections() {
     // The crash disk's image file holds only what a flush made durable.
-    let server = Running::start(vec![export("", "crash(size=1M,path=durable.img)")]);
+    let mut server = Running::start(vec![export("", "crash(size=1M,path=durable.img)")]);
     let mut a = RawClient::open(server.socket(), "", false).unwrap();
     let mut b = RawClient::open(server.socket(), "", true).unwrap();
     assert_eq!(a.write(0, &[0xaa; 4096], false).unwrap(), 0);
@@ -172,16 +173,30 @@ fn flush_makes_acknowledged_writes_durable_across_connections() {
 
 #[test]
 fn stop_answers_clients_and_shuts_the_stacks_down() {
-    let server = Running::start(vec![export("", "cache(size=1M) / crash(size=1M,path=durable.img)")]);
+    let mut server = Running::start(vec![export("", "cache(size=1M) / crash(size=1M,path=durable.img)")]);
     let mut c = RawClient::open(server.socket(), "", false).unwrap();
     assert_eq!(c.write(4096, &[0x5a; 4096], false).unwrap(), 0);
     assert_eq!(durable(&server, 4096, 4096), vec![0; 4096], "still in the cache");
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("copy.img");
-    let path = server.path("durable.img");
     server.stop().expect("a clean stop");
     assert!(c.is_closed(), "connections are closed at stop");
-    std::fs::copy(path, &image).unwrap();
-    let bytes = std::fs::read(&image).unwrap();
+    let bytes = std::fs::read(server.path("durable.img")).unwrap();
     assert_eq!(bytes[4096..8192], [0x5a; 4096], "IRP_MJ_SHUTDOWN wrote the cache back and synced the disk");
+}
+
+#[test]
+fn flush_goes_through_irpstacks_own_nbd_client() {
+    // Server A keeps the disk; server B exports `nbd(uri=A)`: the NBD client driver
+    // turns B's FlushBuffers IRP back into NBD_CMD_FLUSH on A.
+    let mut a = Running::start(vec![export("", "crash(size=1M,path=durable.img)")]);
+    let uri = format!("nbd+unix:///?socket={}", a.socket().display());
+    let mut b = Running::start(vec![export("", &format!("nbd(uri=\"{uri}\")"))]);
+    let mut c = RawClient::open(b.socket(), "", true).unwrap();
+    assert_eq!(c.size, 1 << 20);
+    assert_eq!(c.write(65536, &[0x42; 8192], false).unwrap(), 0);
+    assert_eq!(durable(&a, 65536, 8192), vec![0; 8192]);
+    assert_eq!(c.flush().unwrap(), 0);
+    assert_eq!(durable(&a, 65536, 8192), vec![0x42; 8192], "the flush reached A's disk");
+    assert_eq!(c.read(65536, 8192).unwrap(), Ok(vec![0x42; 8192]));
+    b.stop().unwrap();
+    a.stop().unwrap();
 }

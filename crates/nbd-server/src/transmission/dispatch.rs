@@ -3,13 +3,13 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use irp::{CompletedIrp, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status};
+use irp::{CompletedIrp, Irp, MajorFunction, Parameters, RequestFlags, Status};
 use nbd::consts::{EINVAL, EIO, ENOMEM};
 use nbd::transmission::Command;
 
 use super::Shared;
 use super::inflight::Ticket;
-use super::reply::{Reply, nbd_errno};
+use super::outgoing::{Reply, nbd_errno};
 
 /// What a completion does after a successful IRP.
 #[derive(Clone, Copy, Debug)]
@@ -18,8 +18,6 @@ enum Then {
     Reply,
     /// Reply with the `length` bytes read at `offset` (the IRP's MDL).
     ReplyData { offset: u64, length: usize },
-    /// Send a flush, reply when it completes (a trim with FUA).
-    Flush,
 }
 
 /// Starts `command`: reads a write's payload, submits its IRP. Returns `false` for
@@ -34,13 +32,13 @@ pub(super) fn start(
         Command::Read { offset, length, .. } => {
             let ticket = Ticket::acquire(shared, cookie, length as usize);
             if length == 0 {
-                ticket.reply(&Reply::Ok);
+                ticket.reply(Reply::Ok);
                 return Ok(true);
             }
-            let mdl = match Mdl::with_len(length as usize) {
+            let mdl = match shared.buffers.take(length as usize) {
                 Ok(mdl) => mdl,
                 Err(e) => {
-                    ticket.reply(&Reply::error(ENOMEM, format!("no buffer for the read: {e}")));
+                    ticket.reply(Reply::error(ENOMEM, format!("no buffer for the read: {e}")));
                     return Ok(true);
                 }
             };
@@ -49,12 +47,16 @@ pub(super) fn start(
         }
         Command::Write { offset, length, fua } => {
             let ticket = Ticket::acquire(shared, cookie, length as usize);
-            let mut mdl = match Mdl::with_len(length as usize) {
+            let mut mdl = match shared.buffers.take(length as usize) {
                 Ok(mdl) => mdl,
                 Err(e) => {
                     // The payload is on the wire whatever happens: skip it, then refuse.
-                    io::copy(&mut reader.by_ref().take(length.into()), &mut io::sink())?;
-                    ticket.reply(&Reply::error(ENOMEM, format!("no buffer for the write: {e}")));
+                    let skipped = io::copy(&mut reader.by_ref().take(length.into()), &mut io::sink());
+                    if skipped.ok() != Some(length.into()) {
+                        ticket.abandon();
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    ticket.reply(Reply::error(ENOMEM, format!("no buffer for the write: {e}")));
                     return Ok(true);
                 }
             };
@@ -68,7 +70,7 @@ pub(super) fn start(
                 return Err(e);
             }
             if length == 0 {
-                ticket.reply(&Reply::Ok);
+                ticket.reply(Reply::Ok);
                 return Ok(true);
             }
             let flags = if fua { RequestFlags::FORCE_UNIT_ACCESS } else { RequestFlags::NONE };
@@ -83,7 +85,7 @@ pub(super) fn start(
             let ticket = Ticket::acquire(shared, cookie, 0);
             if shared.read_only {
                 // Nothing was written through a read-only export: nothing to make durable.
-                ticket.reply(&Reply::Ok);
+                ticket.reply(Reply::Ok);
             } else {
                 // No flags: data, metadata and the device's cache (NtFlushBuffersFile).
                 submit(ticket, shared.irp(MajorFunction::FlushBuffers), Then::Reply);
@@ -92,18 +94,29 @@ pub(super) fn start(
         Command::Trim { offset, length, fua } => {
             let ticket = Ticket::acquire(shared, cookie, 0);
             if length == 0 {
-                ticket.reply(&Reply::Ok);
+                ticket.reply(Reply::Ok);
                 return Ok(true);
             }
             let length = u64::from(length);
             let irp =
                 shared.irp(MajorFunction::Discard).with_parameters(Parameters::Discard { offset, length });
-            submit(ticket, irp, if fua { Then::Flush } else { Then::Reply });
+            if !fua {
+                submit(ticket, irp, Then::Reply);
+            } else {
+                // The discard, then a flush that covers it. The flush is sent from here
+                // rather than from the discard's completion, which may run inside a
+                // driver that still holds a lock its flush path takes.
+                let done = shared.device.call_and_wait(irp);
+                match failure(&done) {
+                    Some(reply) => ticket.reply(reply),
+                    None => submit(ticket, shared.irp(MajorFunction::FlushBuffers), Then::Reply),
+                }
+            }
         }
         Command::WriteZeroes { offset, length, fua, no_hole, .. } => {
             let ticket = Ticket::acquire(shared, cookie, 0);
             if length == 0 {
-                ticket.reply(&Reply::Ok);
+                ticket.reply(Reply::Ok);
                 return Ok(true);
             }
             let mut flags = if fua { RequestFlags::FORCE_UNIT_ACCESS } else { RequestFlags::NONE };
@@ -118,10 +131,10 @@ pub(super) fn start(
             submit(ticket, irp, Then::Reply);
         }
         // A hint; nothing to do.
-        Command::Cache { .. } => Ticket::acquire(shared, cookie, 0).reply(&Reply::Ok),
+        Command::Cache { .. } => Ticket::acquire(shared, cookie, 0).reply(Reply::Ok),
         Command::BlockStatus { .. } => {
             let reply = Reply::error(EINVAL, "no metadata context was negotiated");
-            Ticket::acquire(shared, cookie, 0).reply(&reply);
+            Ticket::acquire(shared, cookie, 0).reply(reply);
         }
         Command::Disc => return Ok(false),
     }
@@ -134,32 +147,41 @@ fn submit(ticket: Ticket, irp: Irp, then: Then) {
     let _ = device.submit(irp, move |done| complete(ticket, done, then));
 }
 
-/// Runs in whatever thread completed the IRP.
-fn complete(ticket: Ticket, mut done: CompletedIrp, then: Then) {
+/// The error reply for a failed IRP, `None` when it succeeded.
+fn failure(done: &CompletedIrp) -> Option<Reply> {
     let status = done.status();
     let major = done.major_function();
     // A device without a cache has nothing to flush, and a trim is only a hint: a
     // stack that does not handle them answers "not supported", which is success here.
     let unsupported_is_fine = matches!(major, MajorFunction::FlushBuffers | MajorFunction::Discard);
-    let ok = status.is_success() || (unsupported_is_fine && status == Status::INVALID_DEVICE_REQUEST);
-    if !ok {
-        tracing::debug!(peer = %ticket.shared.peer, %major, %status, "request failed");
-        return ticket.reply(&Reply::error(nbd_errno(status), format!("{major} failed: {status}")));
+    if status.is_success() || (unsupported_is_fine && status == Status::INVALID_DEVICE_REQUEST) {
+        return None;
+    }
+    tracing::debug!(%major, %status, "request failed");
+    Some(Reply::error(nbd_errno(status), format!("{major} failed: {status}")))
+}
+
+/// Runs in whatever thread completed the IRP (maybe inside a driver holding a lock):
+/// it only queues the reply, which never blocks, and submits nothing.
+fn complete(ticket: Ticket, mut done: CompletedIrp, then: Then) {
+    if let Some(reply) = failure(&done) {
+        return ticket.reply(reply);
     }
     match then {
-        Then::Reply => ticket.reply(&Reply::Ok),
+        Then::Reply => {
+            if let Some(mdl) = done.take_mdl() {
+                ticket.shared.buffers.give(mdl);
+            }
+            ticket.reply(Reply::Ok);
+        }
         Then::ReplyData { offset, length } => {
             let read = usize::try_from(done.information()).unwrap_or(usize::MAX);
             match done.take_mdl() {
                 Some(mdl) if read >= length && mdl.byte_count() >= length => {
-                    ticket.reply(&Reply::Data { offset, data: &mdl.bytes()[..length] });
+                    ticket.reply(Reply::Data { offset, mdl, length });
                 }
-                _ => ticket.reply(&Reply::error(EIO, format!("short read: {read} of {length} bytes"))),
+                _ => ticket.reply(Reply::error(EIO, format!("short read: {read} of {length} bytes"))),
             }
-        }
-        Then::Flush => {
-            let irp = ticket.shared.irp(MajorFunction::FlushBuffers);
-            submit(ticket, irp, Then::Reply);
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use nbd::consts::EIO;
 
 use super::Shared;
-use super::reply::Reply;
+use super::outgoing::{Outgoing, Reply};
 
 /// Requests read but not answered yet, and their buffer bytes.
 #[derive(Debug)]
@@ -67,7 +67,8 @@ impl Inflight {
     }
 }
 
-/// One request in flight: answering it (exactly once) frees its place.
+/// One request in flight: answering it (exactly once) frees its place, once the reply
+/// was sent.
 ///
 /// A ticket dropped without a reply (a bug) answers `EIO`, so that the client is never
 /// left waiting, and logs it.
@@ -86,11 +87,13 @@ impl Ticket {
         Ticket { shared: Arc::clone(shared), cookie, bytes, answered: false }
     }
 
-    /// Sends the reply, then frees the place: a request counts as in flight until its
-    /// reply is on the wire.
-    pub(crate) fn reply(mut self, reply: &Reply<'_>) {
-        self.shared.writer.send(self.cookie, reply);
+    /// Sends the reply. The ticket travels with it and frees the request's place when
+    /// the reply is on the wire: a request counts as in flight until then.
+    pub(crate) fn reply(mut self, reply: Reply) {
         self.answered = true;
+        let shared = Arc::clone(&self.shared);
+        let (cookie, structured) = (self.cookie, shared.writer.structured);
+        shared.writer.send(Outgoing::encode(cookie, reply, structured, Some(self)));
     }
 
     /// Frees the place without a reply: the connection broke while the request was
@@ -104,7 +107,9 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.answered {
             tracing::error!(peer = %self.shared.peer, cookie = self.cookie, "a request was dropped without a reply; answering EIO");
-            self.shared.writer.send(self.cookie, &Reply::error(EIO, "internal error: request lost"));
+            let reply = Reply::error(EIO, "internal error: request lost");
+            let structured = self.shared.writer.structured;
+            self.shared.writer.send(Outgoing::encode(self.cookie, reply, structured, None));
         }
         self.shared.inflight.release(self.bytes);
     }

@@ -1,9 +1,11 @@
 //! The transmission phase of one connection: this thread reads requests and submits
 //! IRPs; completions (in whatever thread completes them) send the replies.
 
+mod buffers;
 mod dispatch;
 mod inflight;
-mod reply;
+mod outgoing;
+mod writer;
 
 use std::io::{self, BufReader, Read};
 use std::sync::Arc;
@@ -16,17 +18,23 @@ use nbd::transmission::{Command, ExportLimits, decode_request_header};
 use crate::config::Limits;
 use crate::handshake::Session;
 use crate::listener::Stream;
+use buffers::BufferPool;
 use inflight::{Inflight, Ticket};
-use reply::{Reply, ReplyWriter};
+use outgoing::Reply;
+use writer::ReplyWriter;
 
 /// Read buffer: small requests (headers, 4 KiB writes) arrive many per system call.
 const READ_BUFFER: usize = 128 * 1024;
+
+/// Free transfer buffers kept per connection for reuse.
+const POOLED_BUFFERS: usize = 8 << 20;
 
 /// What the requests' completions need.
 #[derive(Debug)]
 pub(crate) struct Shared {
     writer: ReplyWriter,
     inflight: Inflight,
+    buffers: BufferPool,
     device: DeviceRef,
     file: Arc<FileObject>,
     read_only: bool,
@@ -69,11 +77,23 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, peer: &st
     let shared = Arc::new(Shared {
         writer: ReplyWriter::new(writer, structured, peer),
         inflight: Inflight::new(limits.max_requests_in_flight, limits.max_bytes_in_flight),
+        buffers: BufferPool::new(POOLED_BUFFERS),
         device: Arc::clone(handle.device()),
         file: Arc::clone(handle.file_object()),
         read_only: export.read_only,
         peer: peer.to_owned(),
     });
+    let writer_thread = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new().name("nbd-replies".into()).spawn(move || shared.writer.run())
+    };
+    let writer_thread = match writer_thread {
+        Ok(thread) => thread,
+        Err(e) => {
+            tracing::warn!(peer, "closing the connection: cannot start its reply thread: {e}");
+            return;
+        }
+    };
     let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
     let ending = read_requests(&mut reader, &shared, &export.limits());
     match ending {
@@ -86,8 +106,14 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, peer: &st
         }
         Ending::Io(e) => tracing::warn!(peer, "closing the connection: {e}"),
     }
+    // Every request read is answered (or dropped, if the connection broke) before the
+    // handle closes: a ticket is released only after its reply left.
     shared.inflight.wait_idle();
     shared.writer.close();
+    if writer_thread.join().is_err() {
+        tracing::error!(peer, "the reply thread panicked");
+    }
+    shared.writer.shutdown();
     if let Err(status) = handle.close() {
         tracing::warn!(peer, export = %export.name, %status, "closing the export's handle failed");
     }
@@ -125,7 +151,7 @@ fn read_requests(reader: &mut BufReader<Stream>, shared: &Arc<Shared>, limits: &
                         return Ending::Protocol(format!("{}: payload too large to skip", e.kind));
                     }
                 }
-                Ticket::acquire(shared, e.cookie, 0).reply(&Reply::error(e.errno(), e.kind.to_string()));
+                Ticket::acquire(shared, e.cookie, 0).reply(Reply::error(e.errno(), e.kind.to_string()));
                 continue;
             }
         };

@@ -45,8 +45,8 @@ impl Running {
         &self.socket
     }
 
-    /// Stops the server and returns what `run` returned.
-    pub fn stop(mut self) -> Result<(), ServerError> {
+    /// Stops the server and returns what `run` returned; the directory stays until drop.
+    pub fn stop(&mut self) -> Result<(), ServerError> {
         self.handle.stop();
         self.thread.take().expect("running").join().expect("server thread")
     }

@@ -114,13 +114,19 @@ impl RawClient {
     /// Reads one whole reply; `read_len` says how many data bytes a successful simple
     /// reply to a read carries (simple replies do not say).
     pub fn answer(&mut self, read_len: usize) -> io::Result<Answer> {
+        self.answer_with(|_| read_len)
+    }
+
+    /// Reads one whole reply; `read_len` says, from the cookie, how many data bytes a
+    /// successful simple reply carries.
+    pub fn answer_with(&mut self, read_len: impl Fn(u64) -> usize) -> io::Result<Answer> {
         if self.structured {
             return self.structured_answer();
         }
         let mut header = [0; SIMPLE_REPLY_LEN];
         self.stream.read_exact(&mut header)?;
         let reply = decode_simple_reply(&header).map_err(io::Error::other)?;
-        let mut data = vec![0; if reply.error == 0 { read_len } else { 0 }];
+        let mut data = vec![0; if reply.error == 0 { read_len(reply.cookie) } else { 0 }];
         self.stream.read_exact(&mut data)?;
         Ok(Answer { cookie: reply.cookie, error: reply.error, data })
     }
@@ -160,13 +166,20 @@ impl RawClient {
     pub fn write(&mut self, offset: u64, data: &[u8], fua: bool) -> io::Result<u32> {
         let flags = if fua { CMD_FLAG_FUA } else { 0 };
         let length = data.len() as u32;
-        let header = RequestHeader { flags, command: CMD_WRITE, cookie: 0x1000 + offset, offset, length };
+        let header =
+            RequestHeader { flags, command: CMD_WRITE, cookie: offset.wrapping_add(0x1000), offset, length };
         Ok(self.request(header, data)?.error)
     }
 
     /// Reads `length` bytes at `offset`.
     pub fn read(&mut self, offset: u64, length: u32) -> io::Result<Result<Vec<u8>, u32>> {
-        let header = RequestHeader { flags: 0, command: CMD_READ, cookie: 0x2000 + offset, offset, length };
+        let header = RequestHeader {
+            flags: 0,
+            command: CMD_READ,
+            cookie: offset.wrapping_add(0x2000),
+            offset,
+            length,
+        };
         let answer = self.request(header, &[])?;
         Ok(if answer.error == 0 { Ok(answer.data) } else { Err(answer.error) })
     }

@@ -104,7 +104,7 @@ impl Inner {
     /// blocks may have been written back without FUA and evicted meanwhile; only this
     /// write makes the data durable.)
     fn write_fua(&self, irp: Irp, whole: &[u64]) -> Status {
-        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        let pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
         let generations: Vec<(u64, u64)> = {
             let s = self.store();
             whole.iter().filter_map(|&b| s.get(b).map(|block| (b, block.generation))).collect()
@@ -117,6 +117,9 @@ impl Inner {
                 s.mark_clean(block, generation);
             }
         }
+        // Completion runs the callers' routines: never while holding the pass lock (one
+        // that sends a request back down this stack would wait for it forever).
+        drop(pass);
         irp.complete_with(st.status, st.information)
     }
 
@@ -177,7 +180,7 @@ impl Inner {
             Ok(r) => r.range(),
             Err(status) => return irp.complete(status),
         };
-        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        let pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
         {
             let mut s = self.store();
             self.pieces(offset, length, |block, within, range| {
@@ -191,6 +194,7 @@ impl Inner {
             });
         }
         let irp = irp.forward_synchronously(&self.lower);
+        drop(pass);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)
     }

@@ -1,0 +1,145 @@
+//! Replies as bytes on their way out: a header (inline for the usual sizes) and, for a
+//! read, the MDL the data was read into; how much of them has been sent.
+
+use std::io::IoSlice;
+
+use irp::{Mdl, Status};
+use nbd::consts::{EINVAL, EIO, ENOMEM, ENOSPC, EOVERFLOW, EPERM, ESHUTDOWN, REPLY_FLAG_DONE};
+use nbd::transmission::{
+    encode_error_chunk, encode_none_chunk, encode_offset_data_header, encode_simple_reply,
+};
+
+use super::inflight::Ticket;
+
+/// The answer to one request.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Success without data.
+    Ok,
+    /// A read's data: the first `length` bytes of `mdl`, read at `offset`.
+    Data {
+        /// Where the data was read (for the structured `OFFSET_DATA` chunk).
+        offset: u64,
+        /// The buffer the read IRP filled.
+        mdl: Mdl,
+        /// How many of its bytes to send.
+        length: usize,
+    },
+    /// Failure with an NBD error value and a message (sent with structured replies).
+    Error {
+        /// `NBD_E...`.
+        errno: u32,
+        /// For humans.
+        message: String,
+    },
+}
+
+impl Reply {
+    pub(crate) fn error(errno: u32, message: impl Into<String>) -> Reply {
+        Reply::Error { errno, message: message.into() }
+    }
+}
+
+/// A reply header: inline up to 28 bytes (simple reply, `NONE` chunk, `OFFSET_DATA`
+/// header), on the heap for an error chunk with its message.
+#[derive(Debug)]
+enum Head {
+    Inline([u8; 28], usize),
+    Heap(Vec<u8>),
+}
+
+impl Head {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Head::Inline(bytes, len) => &bytes[..*len],
+            Head::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// An encoded reply and the ticket of its request, which is released (freeing the
+/// request's place in flight) when this is dropped: after it was sent, or given up.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    head: Head,
+    data: Option<(Mdl, usize)>,
+    /// Bytes of head + data already sent.
+    sent: usize,
+    /// Dropped last, after the data's buffer went back to the pool: that frees the
+    /// request's place in flight.
+    ticket: Option<Ticket>,
+}
+
+impl Outgoing {
+    /// Encodes `reply` to `cookie` as a simple reply or as structured chunks.
+    pub(crate) fn encode(cookie: u64, reply: Reply, structured: bool, ticket: Option<Ticket>) -> Outgoing {
+        let inline = |bytes: &[u8]| {
+            let mut head = [0; 28];
+            head[..bytes.len()].copy_from_slice(bytes);
+            Head::Inline(head, bytes.len())
+        };
+        let (head, data) = match (reply, structured) {
+            (Reply::Ok, false) => (inline(&encode_simple_reply(cookie, 0)), None),
+            (Reply::Data { mdl, length, .. }, false) => {
+                (inline(&encode_simple_reply(cookie, 0)), Some((mdl, length)))
+            }
+            (Reply::Error { errno, .. }, false) => (inline(&encode_simple_reply(cookie, errno)), None),
+            (Reply::Ok, true) | (Reply::Data { length: 0, .. }, true) => {
+                (inline(&encode_none_chunk(cookie)), None)
+            }
+            (Reply::Data { offset, mdl, length }, true) => {
+                let len = u32::try_from(length).unwrap_or(u32::MAX);
+                match encode_offset_data_header(cookie, REPLY_FLAG_DONE, offset, len) {
+                    // One chunk with the data, flagged as the last one.
+                    Ok(head) => (inline(&head), Some((mdl, length))),
+                    Err(e) => (Head::Heap(encode_error_chunk(cookie, EIO, &e.to_string())), None),
+                }
+            }
+            (Reply::Error { errno, message }, true) => {
+                (Head::Heap(encode_error_chunk(cookie, errno, &message)), None)
+            }
+        };
+        Outgoing { head, data, sent: 0, ticket }
+    }
+
+    /// What is left to send, as at most two slices.
+    pub(crate) fn remaining(&self) -> [IoSlice<'_>; 2] {
+        let head = self.head.bytes();
+        let data = self.data.as_ref().map_or(&[][..], |(mdl, length)| &mdl.bytes()[..*length]);
+        let from_head = self.sent.min(head.len());
+        let from_data = (self.sent - from_head).min(data.len());
+        [IoSlice::new(&head[from_head..]), IoSlice::new(&data[from_data..])]
+    }
+
+    /// Counts `n` more bytes as sent; returns whether everything was.
+    pub(crate) fn advance(&mut self, n: usize) -> bool {
+        self.sent += n;
+        self.sent >= self.len()
+    }
+
+    fn len(&self) -> usize {
+        self.head.bytes().len() + self.data.as_ref().map_or(0, |(_, length)| *length)
+    }
+}
+
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        // A read's buffer goes back to its connection's pool.
+        if let (Some((mdl, _)), Some(ticket)) = (self.data.take(), &self.ticket) {
+            ticket.shared.buffers.give(mdl);
+        }
+    }
+}
+
+/// The NBD error value for a failed IRP (the spec's list; `EIO` for anything else).
+pub(crate) fn nbd_errno(status: Status) -> u32 {
+    match status.to_errno() {
+        libc::EPERM | libc::EACCES | libc::EROFS => EPERM,
+        libc::ENOSPC | libc::EDQUOT | libc::EFBIG => ENOSPC,
+        libc::ENOMEM | libc::EAGAIN => ENOMEM,
+        libc::EINVAL | libc::ENXIO | libc::EOPNOTSUPP => EINVAL,
+        libc::EOVERFLOW => EOVERFLOW,
+        libc::ESHUTDOWN | libc::ENODEV => ESHUTDOWN,
+        _ => EIO,
+    }
+}

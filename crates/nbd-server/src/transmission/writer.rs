@@ -1,0 +1,153 @@
+//! Sending replies without ever blocking the thread that completed the request.
+//!
+//! Completions run in whatever thread completed the IRP — sometimes inside a driver that
+//! still holds a lock. So a completion never waits for the socket: under the connection's
+//! write lock it tries one non-blocking `sendmsg` of the whole reply (header and data in
+//! one call: the fast path, nearly always taken), and whatever does not fit goes to a queue
+//! that this connection's writer thread sends with blocking writes. Replies never
+//! interleave: the fast path is taken only when nothing is queued or being written.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use super::outgoing::Outgoing;
+use crate::listener::Stream;
+use crate::sys;
+
+/// The write half of a connection.
+#[derive(Debug)]
+pub(crate) struct ReplyWriter {
+    stream: Stream,
+    fd: RawFd,
+    state: Mutex<State>,
+    wake: Condvar,
+    pub(crate) structured: bool,
+    peer: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Outgoing>,
+    /// The writer thread is sending an entry it took from the queue.
+    writing: bool,
+    /// No more replies will come: the writer thread ends once the queue is empty.
+    closing: bool,
+    /// A write failed: replies are dropped, the socket is shut down.
+    broken: bool,
+}
+
+impl ReplyWriter {
+    pub(crate) fn new(stream: Stream, structured: bool, peer: &str) -> ReplyWriter {
+        let fd = stream.as_raw_fd();
+        ReplyWriter {
+            stream,
+            fd,
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            structured,
+            peer: peer.to_owned(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a write failed: the connection is going away.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.lock().broken
+    }
+
+    /// Sends `out` now if the socket takes it whole, else queues (the rest of) it for the
+    /// writer thread. Never blocks on the socket.
+    pub(crate) fn send(&self, mut out: Outgoing) {
+        let mut state = self.lock();
+        if state.broken {
+            drop(state);
+            return drop(out);
+        }
+        if state.queue.is_empty() && !state.writing {
+            match sys::send_nonblocking(self.fd, &out.remaining()) {
+                Ok(n) if out.advance(n) => {
+                    drop(state);
+                    return drop(out);
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    let dropped = self.break_connection(&mut state, &e);
+                    drop(state);
+                    drop(dropped);
+                    return drop(out);
+                }
+            }
+        }
+        state.queue.push_back(out);
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// The writer thread: sends queued replies with blocking writes (bounded by the
+    /// socket's write timeout) until [`ReplyWriter::close`] and the queue is empty.
+    pub(crate) fn run(&self) {
+        let mut state = self.lock();
+        loop {
+            let Some(mut out) = state.queue.pop_front() else {
+                if state.closing {
+                    return;
+                }
+                state = self.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            state.writing = true;
+            drop(state);
+            let result = self.write_blocking(&mut out);
+            drop(out);
+            state = self.lock();
+            state.writing = false;
+            if let Err(e) = result {
+                let dropped = self.break_connection(&mut state, &e);
+                drop(state);
+                drop(dropped);
+                state = self.lock();
+            }
+        }
+    }
+
+    fn write_blocking(&self, out: &mut Outgoing) -> io::Result<()> {
+        use std::io::Write;
+        loop {
+            match (&self.stream).write_vectored(&out.remaining()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) if out.advance(n) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Marks the connection broken and shuts the socket down (the reader stops too);
+    /// returns the queued replies, to be dropped outside the lock.
+    fn break_connection(&self, state: &mut State, error: &io::Error) -> VecDeque<Outgoing> {
+        if !state.broken {
+            state.broken = true;
+            tracing::warn!(peer = %self.peer, "closing the connection: cannot send a reply: {error}");
+            self.stream.shutdown(std::net::Shutdown::Both);
+        }
+        std::mem::take(&mut state.queue)
+    }
+
+    /// No more replies: the writer thread ends when the queue is empty.
+    pub(crate) fn close(&self) {
+        self.lock().closing = true;
+        self.wake.notify_all();
+    }
+
+    /// Shuts both directions down after the last reply.
+    pub(crate) fn shutdown(&self) {
+        self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
