@@ -4,13 +4,13 @@
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
-use irp::{Irp, Status};
+use irp::{Completion, DeviceRef, InvokeOn, Irp, Status};
 
 use super::{CacheMode, Inner, lower};
 use crate::disk::BlockRequest;
 
 impl Inner {
-    pub(super) fn read(&self, mut irp: Irp) -> Status {
+    pub(super) fn read(&self, device: &DeviceRef, mut irp: Irp) -> Status {
         let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
             Ok(BlockRequest::Read { offset, length }) => (offset, length),
             Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
@@ -37,12 +37,23 @@ impl Inner {
             // after it needs every block that was dirty when it started.
             self.readers.fetch_add(1, Ordering::AcqRel);
         }
-        let mut irp = irp.forward_synchronously(&self.lower);
+        // A miss goes down asynchronously; `read_done` overlays the cache when it
+        // completes (in whatever thread completes it).
+        irp.copy_current_location_to_next();
+        irp.set_completion_routine(device, 0, InvokeOn::ALWAYS);
+        self.lower.call(irp)
+    }
+
+    /// The completion routine of a read miss: cached blocks (dirty ones are newer than
+    /// the disk) replace what was read, and whole blocks read join the cache.
+    pub(super) fn read_done(&self, mut irp: Irp) -> Completion {
         let status = irp.io_status().status;
-        if status.is_success() {
+        if status.is_success()
+            && let irp::Parameters::Read { offset, length } = *irp.parameters()
+        {
             let mut s = self.store();
             if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
-                self.pieces(offset, length as u64, |block, within, range| match s.get(block) {
+                self.pieces(offset, u64::from(length), |block, within, range| match s.get(block) {
                     Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
                     None if self.options.read_cache
                         && within == 0
@@ -58,8 +69,7 @@ impl Inner {
         if last_reader {
             self.store().evict_to(self.options.size);
         }
-        let info = irp.io_status().information;
-        irp.complete_with(status, info)
+        Completion::Continue(irp)
     }
 
     pub(super) fn write(&self, irp: Irp) -> Status {

@@ -315,8 +315,12 @@ impl Inner {
 }
 
 impl Driver for Cache {
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.inner.read(irp)
+    fn read(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.inner.read(device, irp)
+    }
+    /// A read miss came back from below.
+    fn completion(&self, _: &DeviceRef, irp: Irp, _: usize) -> irp::Completion {
+        self.inner.read_done(irp)
     }
     fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
         self.inner.write(irp)
