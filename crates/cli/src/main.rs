@@ -65,7 +65,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("irpstack: error: {error:#}");
+            // Spec errors carry their own "error: " (they print like a compiler's).
+            let text = format!("{error:#}");
+            eprintln!("irpstack: error: {}", text.strip_prefix("error: ").unwrap_or(&text));
             ExitCode::FAILURE
         }
     }
