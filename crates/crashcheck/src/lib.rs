@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use drivers::disk::crash::{CrashDisk, CrashDiskOptions, CrashPlan};
+use drivers::disk::crash::{CrashDisk, CrashDiskOptions};
 use irp::{Access, DeviceBuilder, DeviceRef, IoManager, Verifier, VerifierMode};
 
 pub use report::{Failure, Report};
@@ -147,7 +147,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     let (mut ops, events) = ops;
     ops.sort_by_key(|o| o.id);
     let oracle = oracle::Oracle::new(&ops, sectors);
-    let mut report = Report::new(config, &ops, events.len(), verifier.take_violations());
+    let mut report = Report::new(&ops, events.len(), verifier.take_violations());
 
     // Crash at every point p (before event p; p == events.len() is after the last).
     let points = events.len() + 1;
@@ -215,7 +215,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
             report.states += 1;
             if let Err(m) = result {
                 return Err(CheckError::Violation(Box::new(Failure::new(
-                    config, &ops, &events, p, crash_time, plan, m, &report,
+                    config, &ops, p, crash_time, plan, m, &report,
                 ))));
             }
             for &s in &in_cache {
@@ -250,9 +250,4 @@ fn read_through_restarted_stack(
     let back =
         handle.read(0, size).map_err(|s| CheckError::Setup(format!("reading the restarted stack: {s}")))?;
     Ok(back.bytes().to_vec())
-}
-
-/// A plan's short name for reports.
-pub fn plan_name(plan: &CrashPlan) -> String {
-    plan.to_string()
 }

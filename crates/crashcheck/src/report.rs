@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use drivers::disk::crash::{CrashPlan, DiskEvent};
+use drivers::disk::crash::CrashPlan;
 use irp::Violation;
 
 use crate::Config;
@@ -31,7 +31,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(_config: &Config, ops: &[Op], events: usize, verifier: Vec<Violation>) -> Report {
+    pub(crate) fn new(ops: &[Op], events: usize, verifier: Vec<Violation>) -> Report {
         Report {
             ops: ops.len(),
             flushes_acked: ops.iter().filter(|o| o.kind == OpKind::Flush && o.ok).count(),
@@ -120,14 +120,12 @@ impl Failure {
     pub(crate) fn new(
         config: &Config,
         ops: &[Op],
-        events: &[DiskEvent],
         point: usize,
         crash_time: u64,
         plan: CrashPlan,
         mismatch: Mismatch,
         report: &Report,
     ) -> Failure {
-        let _ = events;
         let last_completed = ops
             .iter()
             .filter(|o| o.completed < crash_time)

@@ -105,7 +105,7 @@ pub(crate) fn on_flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Tra
 }
 
 /// Reports DMA reads the CPU never invalidated, when an IRP carrying `mdl` completes.
-pub(crate) fn check_completed_mdl(mdl: &Mdl, _irp_verifier: Option<&Arc<Verifier>>) {
+pub(crate) fn check_completed_mdl(mdl: &Mdl) {
     if ACTIVE.load(Ordering::Acquire) == 0 {
         return;
     }

@@ -15,7 +15,7 @@ mod image;
 mod plan;
 mod trigger;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -357,12 +357,6 @@ impl super::BlockDisk for SharedCrashDisk {
 }
 
 super::disk_driver!(SharedCrashDisk);
-
-/// Opens the image at `path` read-only and returns its bytes (for checking what
-/// survived a crash in another process).
-pub fn read_image(path: &Path) -> std::io::Result<Vec<u8>> {
-    std::fs::read(path)
-}
 
 #[cfg(test)]
 mod tests;

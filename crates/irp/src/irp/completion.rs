@@ -196,7 +196,7 @@ fn finish(mut irp: Irp) {
         );
     }
     if let Some(mdl) = irp.body().mdl.as_ref() {
-        crate::dma::check_completed_mdl(mdl, irp.verifier());
+        crate::dma::check_completed_mdl(mdl);
     }
     let mut body = irp.body.take().expect("present");
     match std::mem::take(&mut body.sink) {

@@ -114,7 +114,7 @@ fn control_file_orders_a_crash_and_the_file_image_survives_the_process() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(disk.crashed(), Some(CrashPlan::LoseAll));
-    let on_disk = read_image(&image).unwrap();
+    let on_disk = std::fs::read(&image).unwrap();
     assert_eq!(on_disk[..512], [5; 512]);
     assert_eq!(on_disk[512..1024], [0; 512]);
     // A new process (here: a new disk) over the same file sees the surviving image.
