@@ -3,6 +3,7 @@
 mod alloc_counter;
 mod bench;
 mod crash_test;
+mod malloc;
 mod serve;
 mod stats;
 
@@ -50,6 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     init_tracing();
+    malloc::limit_arenas();
     // Usage errors, --help and --version are reported by clap (exit code 2, or 0).
     let cli = Cli::parse();
     let stdout = std::io::stdout();

@@ -123,6 +123,7 @@ fn crash_test(stack: &str) -> std::process::Output {
 fn crash_test_passes_correct_stacks_even_with_failing_writes_and_flushes() {
     for stack in [
         "cache(size=256K) / stats / crash(size=256K)",
+        "cache(size=256K,bypass=8K) / crash(size=256K)",
         "cache(size=128K) / fault(op=write+flush,rate=0.2,seed=9) / crash(size=256K)",
         "cache(size=256K,mode=writethrough) / crash(size=256K,sector=512)",
     ] {

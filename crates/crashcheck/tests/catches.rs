@@ -64,6 +64,20 @@ fn the_write_back_cache_passes() {
     expect_pass(&cache(CacheMode::WriteBack));
 }
 
+/// Writes of 2 to 4 sectors (8–16 KiB) go around the cache, shorter ones are cached.
+#[test]
+fn the_write_back_cache_passes_with_large_writes_going_around_it() {
+    expect_pass(&|lower| {
+        let options = CacheOptions {
+            size: 64 * 1024,
+            dirty_threshold: 48 * 1024,
+            bypass: 8192,
+            ..CacheOptions::default()
+        };
+        Cache::create("cache", options, lower).map_err(|e| e.to_string())
+    });
+}
+
 #[test]
 fn the_write_through_cache_passes() {
     expect_pass(&cache(CacheMode::WriteThrough));

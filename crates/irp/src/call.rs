@@ -88,6 +88,7 @@ impl Device {
     #[doc(alias = "IoBuildSynchronousFsdRequest")]
     pub fn call_and_wait(self: &Arc<Self>, mut irp: Irp) -> CompletedIrp {
         irp.body_mut().sink = Sink::Wait;
+        irp.body_mut().synchronous = true;
         let shared = Arc::clone(&irp.body().shared);
         let _ = self.call(irp);
         // The status returned is in the IRP; a synchronous completion already filled
@@ -126,8 +127,11 @@ impl Irp {
         self.copy_current_location_to_next();
         self.next_location_mut().set_completion(CompletionRoutine::Rendezvous, InvokeOn::ALWAYS);
         let shared = Arc::clone(&self.body().shared);
+        let was_synchronous = std::mem::replace(&mut self.body_mut().synchronous, true);
         let _ = lower.call(self);
-        Irp { body: Some(shared.rendezvous().take_blocking()) }
+        let mut irp = Irp { body: Some(shared.rendezvous().take_blocking()) };
+        irp.body_mut().synchronous = was_synchronous;
+        irp
     }
 }
 

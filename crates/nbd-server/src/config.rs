@@ -88,14 +88,28 @@ impl ExportConfig {
     }
 }
 
-/// Bounds that keep one client from taking the server's memory or threads.
+/// Bounds that keep one client, or many, from taking the server's memory or threads.
+///
+/// The server's memory beyond its stacks' (caches) stays under
+/// [`Limits::max_server_bytes_in_flight`] plus 16 MiB of transfer buffers kept for reuse
+/// (at most 4 MiB per connection), plus a 128 KiB read buffer and a thread or two per
+/// connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Requests read but not yet answered, per connection; the reader waits above it.
     pub max_requests_in_flight: usize,
     /// Payload and read-buffer bytes of the requests in flight, per connection; one request
-    /// (at most 32 MiB) is always let through when nothing else is in flight.
+    /// (at most 32 MiB) is always let through when nothing else is in flight. Default
+    /// 16 MiB, a quarter of the server-wide bound: a client that stops reading its replies
+    /// holds at most this much until `reply_timeout` closes it, and cannot stall the rest.
     pub max_bytes_in_flight: usize,
+    /// Payload and read-buffer bytes of the requests in flight on all connections together;
+    /// a reader that has room on its connection waits for room here. One request is always
+    /// let through when no bytes are in flight on the server, and requests without a
+    /// buffer (flush, trim, write-zeroes) never wait for it. An export whose stack is an
+    /// NBD client of this same server could wait on itself under this bound: serve such a
+    /// stack from another server.
+    pub max_server_bytes_in_flight: usize,
     /// Options per handshake; the connection is closed after that many.
     pub max_options: usize,
     /// Connections at once; more are closed at once, with a warning.
@@ -111,7 +125,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_requests_in_flight: 128,
-            max_bytes_in_flight: 64 << 20,
+            max_bytes_in_flight: 16 << 20,
+            max_server_bytes_in_flight: 64 << 20,
             max_options: 256,
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(30),
@@ -129,7 +144,7 @@ pub struct ServerConfig {
     pub exports: Vec<ExportConfig>,
     /// The export a client gets when it asks for `""` and no export is named `""`.
     pub default_export: Option<String>,
-    /// Per-connection bounds.
+    /// Per-connection and server-wide bounds.
     pub limits: Limits,
     /// How specs are built: base directory for relative paths, default image size.
     pub build: BuildContext,

@@ -13,7 +13,7 @@ use crate::config::Limits;
 use crate::export::Exports;
 use crate::handshake::{self, HandshakeError, Outcome};
 use crate::listener::Stream;
-use crate::transmission;
+use crate::transmission::{self, ServerBounds};
 
 /// What every connection shares.
 #[derive(Debug)]
@@ -21,6 +21,8 @@ pub(crate) struct Context {
     pub(crate) exports: Exports,
     pub(crate) manager: IoManager,
     pub(crate) limits: Limits,
+    /// The server-wide bounds, built from `limits`.
+    pub(crate) bounds: ServerBounds,
 }
 
 /// The live connections: a clone of each socket (to stop its reader) and its thread.
@@ -115,6 +117,6 @@ fn serve(mut stream: Stream, peer: &str, ctx: &Context) {
         tracing::warn!(peer, "closing the connection: cannot set socket timeouts: {e}");
         return;
     }
-    transmission::serve(stream, session, &ctx.limits, peer);
+    transmission::serve(stream, session, &ctx.limits, &ctx.bounds, peer);
     tracing::debug!(peer, export = %export, "disconnected");
 }

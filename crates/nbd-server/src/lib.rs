@@ -14,8 +14,10 @@
 //!   `sendmsg`. A completion never waits for the socket — it may run inside a driver that
 //!   holds a lock — so what the socket does not take at once goes to the connection's
 //!   reply thread. Requests in flight are bounded per connection
-//!   ([`Limits::max_requests_in_flight`], [`Limits::max_bytes_in_flight`]); transfer
-//!   buffers are reused within a connection.
+//!   ([`Limits::max_requests_in_flight`], [`Limits::max_bytes_in_flight`]) and their bytes
+//!   across the server ([`Limits::max_server_bytes_in_flight`]); transfer buffers are
+//!   reused within a connection, and the buffers kept for reuse by all connections
+//!   together are capped (16 MiB), so that memory does not grow with the connections.
 //!
 //! | NBD request | IRP on the export's stack |
 //! |---|---|

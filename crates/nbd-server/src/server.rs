@@ -17,6 +17,7 @@ use crate::error::ServerError;
 use crate::export::Exports;
 use crate::listener::Listener;
 use crate::sys;
+use crate::transmission::ServerBounds;
 
 /// An NBD server, bound and ready: [`Server::run`] serves until [`ServerHandle::stop`].
 ///
@@ -114,7 +115,8 @@ impl Server {
         let exports = Exports::build(&config, &manager)?;
         let waker =
             Waker::new().map_err(|source| ServerError::Bind { what: "a wake-up socket".into(), source })?;
-        let ctx = Context { exports, manager, limits: config.limits };
+        let bounds = ServerBounds::new(&config.limits);
+        let ctx = Context { exports, manager, limits: config.limits, bounds };
         Ok(Server { ctx: Arc::new(ctx), listeners, waker: Arc::new(waker) })
     }
 

@@ -1,6 +1,7 @@
 //! Transmission: data round trips, refusals with the spec's errors, many requests in
-//! flight answered out of order, the flush promise (on one connection and across
-//! connections), and a graceful stop that shuts the stacks down.
+//! flight answered out of order (within per-connection and server-wide bounds), the
+//! flush promise (on one connection and across connections), and a graceful stop that
+//! shuts the stacks down.
 
 mod common;
 mod raw_client;
@@ -148,6 +149,20 @@ fn many_requests_in_flight_are_all_answered() {
     let mut server = Running::with_limits(vec![export("", "file(path=disk.img,size=1M)")], limits);
     let c = RawClient::open(server.socket(), "", true).unwrap();
     assert_eq!(pipeline(c, 300), (0..300).collect());
+    server.stop().unwrap();
+
+    // Four connections sharing room for 8 KiB server-wide.
+    let limits = Limits { max_server_bytes_in_flight: 8192, ..Limits::default() };
+    let mut server = Running::with_limits(vec![export("", "file(path=disk.img,size=1M,threads=4)")], limits);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let c = RawClient::open(server.socket(), "", true).unwrap();
+            std::thread::spawn(move || pipeline(c, 300))
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), (0..300).collect());
+    }
     server.stop().unwrap();
 }
 

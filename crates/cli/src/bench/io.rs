@@ -44,7 +44,8 @@ pub struct IoArgs {
     /// The stack to measure, top first; `DIR` in a value stands for the bench directory and
     /// relative paths are resolved against it. Default: both
     /// `file(path=DIR/bench-io.img,size=SIZE,direct=true,engine=uring)` and
-    /// `cache(size=512M) / ` over it. The benchmark overwrites the whole disk.
+    /// `cache(size=512M,bypass=0) / ` over it (every write cached, none going around).
+    /// The benchmark overwrites the whole disk.
     #[arg(long, value_name = "SPEC")]
     stack: Option<String>,
     /// How long each workload runs, in seconds (fio too).
@@ -107,7 +108,7 @@ pub fn run(args: &IoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         None => {
             let file =
                 format!("file(path=DIR/bench-io.img,size={},direct=true,engine=uring)", size_text(args.size));
-            vec![file.clone(), format!("cache(size=512M) / {file}")]
+            vec![file.clone(), format!("cache(size=512M,bypass=0) / {file}")]
         }
     };
     let mut fio = fio::FioSide::new(!args.no_fio);

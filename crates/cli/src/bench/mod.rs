@@ -50,7 +50,7 @@ pub enum BenchCommand {
     /// Workloads: 4 KiB random writes with 32 IRPs in flight (randwrite-4k-qd32) and 1 MiB
     /// sequential writes with 8 in flight (write-1m-qd8), --seconds each, on an image
     /// written in full first. Default stacks: the file disk with io_uring and O_DIRECT, and
-    /// `cache(size=512M)` over it; --stack measures only the one given. Unless --no-fio or
+    /// `cache(size=512M,bypass=0)` over it; --stack measures only the one given. Unless --no-fio or
     /// fio is missing, fio runs the same workloads (ioengine=io_uring, direct=1) on the same
     /// image. Targets: the file disk reaches >= 90% of fio's 4 KiB random write IOPS; the
     /// cache absorbs 1 MiB sequential writes at >= 1 GB/s. With --json, one object per

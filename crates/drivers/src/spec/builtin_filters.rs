@@ -36,6 +36,12 @@ pub const CACHE: DriverFactory = DriverFactory {
             help: "writers write behind themselves above this many dirty bytes",
         },
         ParamDoc {
+            key: "bypass",
+            kind: ParamKind::Size,
+            default: Some("1M"),
+            help: "block-aligned writes of at least this size go straight down (write-around); 0: cache every write",
+        },
+        ParamDoc {
             key: "interval",
             kind: ParamKind::Duration,
             default: Some("1s"),
@@ -74,6 +80,9 @@ fn build_cache(
         o.read_cache = read_cache;
     }
     o.dirty_threshold = p.get_size("dirty")?.unwrap_or(o.size / 4 * 3);
+    if let Some(bypass) = p.get_size("bypass")? {
+        o.bypass = bypass;
+    }
     if let Some(interval) = p.get_duration("interval")? {
         o.lazy_interval = interval;
     }
@@ -168,6 +177,12 @@ pub const STATS: DriverFactory = DriverFactory {
             kind: ParamKind::Path,
             default: None,
             help: "write the report (JSON) here, every interval and at shutdown",
+        },
+        ParamDoc {
+            key: "bypass",
+            kind: ParamKind::Size,
+            default: Some("1M"),
+            help: "block-aligned writes of at least this size go straight down (write-around); 0: cache every write",
         },
         ParamDoc {
             key: "interval",

@@ -68,6 +68,8 @@ pub(crate) struct IrpBody {
     pub(crate) verifier: Option<Arc<Verifier>>,
     pub(crate) sink: Sink,
     pub(crate) user_data: u64,
+    /// The thread that sent the IRP waits for it (`IRP_SYNCHRONOUS_API`).
+    pub(crate) synchronous: bool,
 }
 
 /// An I/O request packet (`IRP`), owned by whoever currently handles it.
@@ -275,6 +277,16 @@ impl Irp {
     /// The originator's opaque value.
     pub fn user_data(&self) -> u64 {
         self.body().user_data
+    }
+
+    /// Whether the thread that sent the IRP is blocked until it completes
+    /// ([`Device::call_and_wait`](crate::Device::call_and_wait),
+    /// [`Irp::forward_synchronously`]); NT's `IRP_SYNCHRONOUS_API`. A bottom driver may
+    /// then do blocking work in the dispatching thread instead of handing it to another
+    /// thread and waking the caller from there: the caller waits either way.
+    #[doc(alias = "IRP_SYNCHRONOUS_API")]
+    pub fn caller_waits(&self) -> bool {
+        self.body().synchronous
     }
 
     /// Whether the IRP was cancelled (`Irp->Cancel`).

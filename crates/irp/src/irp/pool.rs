@@ -34,6 +34,7 @@ fn fresh(stack_size: usize) -> Box<IrpBody> {
         verifier: None,
         sink: Sink::Wait,
         user_data: 0,
+        synchronous: false,
     })
 }
 
@@ -75,6 +76,7 @@ pub(crate) fn free(mut body: Box<IrpBody>) {
     body.flush_waived = false;
     body.sink = Sink::Wait;
     body.user_data = 0;
+    body.synchronous = false;
     body.verifier = None;
     let _ = LOOKASIDE.try_with(|l| {
         let mut l = l.borrow_mut();

@@ -18,8 +18,8 @@ use nbd::transmission::{Command, ExportLimits, decode_request_header};
 use crate::config::Limits;
 use crate::handshake::Session;
 use crate::listener::Stream;
-use buffers::BufferPool;
-use inflight::{Inflight, Ticket};
+use buffers::{BufferPool, KeptBudget};
+use inflight::{Inflight, ServerInflight, Ticket};
 use outgoing::Reply;
 use writer::ReplyWriter;
 
@@ -27,7 +27,26 @@ use writer::ReplyWriter;
 const READ_BUFFER: usize = 128 * 1024;
 
 /// Free transfer buffers kept per connection for reuse.
-const POOLED_BUFFERS: usize = 8 << 20;
+const POOLED_BUFFERS: usize = 4 << 20;
+
+/// Free transfer buffers kept by all the connections of a server together.
+const POOLED_BUFFERS_PER_SERVER: usize = 16 << 20;
+
+/// What the connections of one server share: the server-wide bounds on their memory.
+#[derive(Debug)]
+pub(crate) struct ServerBounds {
+    inflight: Arc<ServerInflight>,
+    kept: Arc<KeptBudget>,
+}
+
+impl ServerBounds {
+    pub(crate) fn new(limits: &Limits) -> ServerBounds {
+        ServerBounds {
+            inflight: Arc::new(ServerInflight::new(limits.max_server_bytes_in_flight)),
+            kept: Arc::new(KeptBudget::new(POOLED_BUFFERS_PER_SERVER)),
+        }
+    }
+}
 
 /// What the requests' completions need.
 #[derive(Debug)]
@@ -65,7 +84,7 @@ enum Ending {
 /// Serves requests until the client disconnects, breaks the protocol, or the server
 /// stops reading; then waits for every request in flight to be answered and closes the
 /// handle (`IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE`).
-pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, peer: &str) {
+pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &ServerBounds, peer: &str) {
     let Session { export, handle, structured } = session;
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
@@ -76,8 +95,12 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, peer: &st
     };
     let shared = Arc::new(Shared {
         writer: ReplyWriter::new(writer, structured, peer),
-        inflight: Inflight::new(limits.max_requests_in_flight, limits.max_bytes_in_flight),
-        buffers: BufferPool::new(POOLED_BUFFERS),
+        inflight: Inflight::new(
+            limits.max_requests_in_flight,
+            limits.max_bytes_in_flight,
+            Arc::clone(&bounds.inflight),
+        ),
+        buffers: BufferPool::new(POOLED_BUFFERS, Arc::clone(&bounds.kept)),
         device: Arc::clone(handle.device()),
         file: Arc::clone(handle.file_object()),
         read_only: export.read_only,

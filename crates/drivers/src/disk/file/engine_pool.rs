@@ -8,6 +8,8 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
+use irp::Status;
+
 use super::op::{Backing, Progress, Request};
 use super::sys;
 
@@ -77,16 +79,14 @@ impl Shared {
     }
 }
 
-/// Runs one request to the end and completes its IRP.
-fn run(backing: &Backing, mut request: Request) {
+/// Runs one request to the end and completes its IRP; returns the status it completed
+/// with.
+pub(super) fn run(backing: &Backing, mut request: Request) -> Status {
     let fd = backing.file.as_raw_fd();
     loop {
         let step = match request.machine.next(&mut request.irp) {
             Ok(step) => step,
-            Err(status) => {
-                request.irp.complete(status);
-                return;
-            }
+            Err(status) => return request.irp.complete(status),
         };
         // SAFETY: `backing` (borrowed) keeps `fd` open. The step's buffer is the MDL of
         // `request.irp`, which this thread owns and leaves alone until the call returns
@@ -94,10 +94,7 @@ fn run(backing: &Backing, mut request: Request) {
         let result = unsafe { sys::execute(fd, &step) };
         match request.machine.advance(&mut request.irp, backing, result) {
             Progress::Again => {}
-            Progress::Done(status, information) => {
-                request.irp.complete_with(status, information);
-                return;
-            }
+            Progress::Done(status, information) => return request.irp.complete_with(status, information),
         }
     }
 }

@@ -10,7 +10,12 @@
 //! | WriteZeroes | `fallocate(ZERO_RANGE \| KEEP_SIZE)` (`PUNCH_HOLE` when it may unmap), else writes of zeroes; `fdatasync` after with ForceUnitAccess |
 //!
 //! Dispatch never waits for I/O: it checks the request, marks the IRP pending and hands
-//! it to the engine, whose thread completes it. Completion routines of the drivers above
+//! it to the engine, whose thread completes it. The exception waits for nothing either: a
+//! buffered read whose data is all in the page cache is copied out in the caller's thread
+//! (`preadv2(RWF_NOWAIT)`) and completes there, without a thread hand-off. And a request
+//! whose sender waits for it anyway ([`Irp::caller_waits`],
+//! `IRP_SYNCHRONOUS_API`: the cache's flush, read-fill and write-through) runs in the
+//! sender's thread. Completion routines of the drivers above
 //! run on that thread and must not block on I/O to this disk.
 //!
 //! **Flushes.** There is no cache in this driver: a write has reached the kernel when it
@@ -40,6 +45,7 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -230,6 +236,12 @@ impl FileDisk {
 
     /// Marks `irp` pending and hands it to the engine.
     fn start(&self, mut irp: Irp, op: Op) -> Status {
+        if irp.caller_waits() {
+            // The sender is blocked until this completes: the system calls run in its
+            // thread (blocking, as the pool's workers make them, whatever the engine),
+            // sparing a hand-off and the wake-up back.
+            return engine_pool::run(&self.backing, Request::new(irp, op));
+        }
         irp.mark_pending();
         let request = Request::new(irp, op);
         match &self.engine {
@@ -275,7 +287,26 @@ impl FileDisk {
         if length == 0 {
             return irp.complete_with(Status::SUCCESS, 0);
         }
+        if let Op::Read { offset, len } = op
+            && !self.direct
+            && self.try_read_cached(&mut irp, offset, len)
+        {
+            return irp.complete_with(Status::SUCCESS, len);
+        }
         self.start(irp, op)
+    }
+
+    /// A buffered read the page cache holds whole is served in the caller's thread
+    /// (`preadv2` with `RWF_NOWAIT`, which never waits for I/O): no hand-off to the
+    /// engine. Returns false, having read nothing of use, when any of it is not cached.
+    fn try_read_cached(&self, irp: &mut Irp, offset: u64, len: u64) -> bool {
+        let Some(buf) = irp.mdl_mut().and_then(Mdl::bytes_mut) else { return false };
+        let Some(buf) = buf.get_mut(..len as usize) else { return false };
+        // SAFETY: `buf` is the MDL of the IRP this thread owns, borrowed mutably for the
+        // call; `backing` keeps the descriptor open.
+        let n =
+            unsafe { sys::read_nowait(self.backing.file.as_raw_fd(), buf.as_mut_ptr(), buf.len(), offset) };
+        n == len as i64
     }
 
     /// `O_DIRECT` needs sector-aligned ranges and aligned buffers; a block device needs

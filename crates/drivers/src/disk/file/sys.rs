@@ -55,3 +55,24 @@ pub(super) unsafe fn execute(fd: RawFd, step: &Step) -> i64 {
         result
     }
 }
+
+/// `preadv2(fd, buf, len, offset, RWF_NOWAIT)`: reads only what the page cache holds,
+/// without waiting for I/O. Returns the byte count or a negative errno (`-EAGAIN` when
+/// the data is not cached).
+///
+/// # Safety
+///
+/// `fd` must be open, and `buf` valid for writes of `len` bytes and not accessed by
+/// anything else during the call.
+pub(super) unsafe fn read_nowait(fd: RawFd, buf: *mut u8, len: usize, offset: u64) -> i64 {
+    let Ok(offset) = libc::off_t::try_from(offset) else { return -i64::from(libc::EINVAL) };
+    let iov = libc::iovec { iov_base: buf.cast(), iov_len: len };
+    // SAFETY: `iov` is a live local describing a buffer the caller guarantees is valid
+    // for writes of `len` bytes and unaliased during the call; `fd` is open (caller).
+    let n = unsafe { libc::preadv2(fd, &raw const iov, 1, offset, libc::RWF_NOWAIT) };
+    if n < 0 {
+        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    } else {
+        n as i64
+    }
+}

@@ -9,6 +9,10 @@ use irp::{Completion, DeviceRef, InvokeOn, Irp, Status};
 use super::{CacheMode, Inner, lower};
 use crate::disk::BlockRequest;
 
+/// The completion context of a write around the cache (read misses carry their epoch,
+/// which never gets this high).
+pub(super) const WRITE_AROUND: usize = usize::MAX;
+
 impl Inner {
     pub(super) fn read(&self, device: &DeviceRef, mut irp: Irp) -> Status {
         let (offset, length) = match BlockRequest::decode(&irp, &self.info) {
@@ -17,6 +21,7 @@ impl Inner {
             Err(status) => return irp.complete(status),
         };
         // Everything cached: serve it here.
+        let epoch;
         {
             let mut s = self.store();
             let mut all = true;
@@ -33,46 +38,52 @@ impl Inner {
                 drop(s);
                 return irp.complete_with(Status::SUCCESS, length as u64);
             }
-            // No clean block may leave while the read below is in flight: the overlay
-            // after it needs every block that was dirty when it started.
-            self.readers.fetch_add(1, Ordering::AcqRel);
+            // No block of the range may leave while the read below is in flight: the
+            // overlay after it needs every block that was dirty when it started.
+            s.begin_read(self.block_range(offset, length as u64));
+            epoch = s.epoch();
         }
         // A miss goes down asynchronously; `read_done` overlays the cache when it
-        // completes (in whatever thread completes it).
+        // completes (in whatever thread completes it). The completion context is the
+        // epoch the read started in.
         irp.copy_current_location_to_next();
-        irp.set_completion_routine(device, 0, InvokeOn::ALWAYS);
+        irp.set_completion_routine(device, epoch as usize, InvokeOn::ALWAYS);
         self.lower.call(irp)
     }
 
     /// The completion routine of a read miss: cached blocks (dirty ones are newer than
-    /// the disk) replace what was read, and whole blocks read join the cache.
-    pub(super) fn read_done(&self, mut irp: Irp) -> Completion {
+    /// the disk) replace what was read, and whole blocks read join the cache unless a
+    /// write went around the cache since the read started (`epoch`): what was read may
+    /// predate it.
+    pub(super) fn read_done(&self, mut irp: Irp, epoch: u64) -> Completion {
         let status = irp.io_status().status;
-        if status.is_success()
-            && let irp::Parameters::Read { offset, length } = *irp.parameters()
-        {
-            let mut s = self.store();
+        let irp::Parameters::Read { offset, length } = *irp.parameters() else {
+            return Completion::Continue(irp);
+        };
+        let mut s = self.store();
+        if status.is_success() {
+            let current = s.epoch() == epoch;
             if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
                 self.pieces(offset, u64::from(length), |block, within, range| match s.get(block) {
                     Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
                     None if self.options.read_cache
+                        && current
                         && within == 0
                         && range.len() == self.block_len(block) =>
                     {
-                        s.insert(block, buf[range].into(), false);
+                        s.insert(block, &buf[range], false);
                     }
                     None => {}
                 });
             }
         }
-        let last_reader = self.readers.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last_reader {
-            self.store().evict_to(self.options.size);
-        }
+        s.end_read(self.block_range(offset, u64::from(length)));
+        s.evict_to(self.options.size);
+        drop(s);
         Completion::Continue(irp)
     }
 
-    pub(super) fn write(&self, irp: Irp) -> Status {
+    pub(super) fn write(&self, device: &DeviceRef, irp: Irp) -> Status {
         let (offset, length, fua) = match BlockRequest::decode(&irp, &self.info) {
             Ok(BlockRequest::Write { offset, length, fua }) => (offset, length, fua),
             Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
@@ -81,26 +92,36 @@ impl Inner {
         if self.options.mode == CacheMode::WriteThrough {
             return self.write_through(irp, offset, length);
         }
+        if self.goes_around(offset, length) {
+            return self.write_around(device, irp, offset, length);
+        }
         // Blocks this write covers whole: a FUA write that reached the disk makes them clean.
         let mut whole = Vec::new();
-        let mut failure = None;
         {
             let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
             let data = &mdl.bytes()[..length];
-            self.pieces(offset, length as u64, |block, within, range| {
-                if failure.is_some() {
-                    return;
-                }
-                if within == 0 && range.len() == self.block_len(block) {
-                    whole.push(block);
-                }
+            // Every piece goes in under one lock, except parts of blocks that are not
+            // cached: those are read first (without the lock), then written.
+            let mut partial = Vec::new();
+            {
+                let mut s = self.store();
+                self.pieces(offset, length as u64, |block, within, range| {
+                    let is_whole = within == 0 && range.len() == self.block_len(block);
+                    if is_whole {
+                        whole.push(block);
+                    }
+                    let piece = &data[range.clone()];
+                    let cached = s.write(block, within, piece) || (is_whole && s.insert(block, piece, true));
+                    if !cached {
+                        partial.push((block, within, range));
+                    }
+                });
+            }
+            for (block, within, range) in partial {
                 if let Err(status) = self.write_piece(block, within, &data[range]) {
-                    failure = Some(status);
+                    return irp.complete(status);
                 }
-            });
-        }
-        if let Some(status) = failure {
-            return irp.complete(status);
+            }
         }
         if fua {
             return self.write_fua(irp, &whole);
@@ -133,23 +154,76 @@ impl Inner {
         irp.complete_with(st.status, st.information)
     }
 
+    /// Whether a write of `length` bytes at `offset` bypasses the cache: at least
+    /// `bypass` bytes, starting and ending on block boundaries (or at the disk's end).
+    fn goes_around(&self, offset: u64, length: usize) -> bool {
+        let (bs, len) = (self.block_size(), length as u64);
+        self.options.bypass > 0
+            && len >= self.options.bypass
+            && offset.is_multiple_of(bs)
+            && ((offset + len).is_multiple_of(bs) || offset + len == self.info.size)
+    }
+
+    /// Write-around: the write goes down as it is (ForceUnitAccess included). Its
+    /// blocks' cached copies are dropped first, dirty ones too (the write replaces them
+    /// whole), under the pass lock: a write-back pass that copied older data of these
+    /// blocks has finished before, and later passes no longer see them, so no older
+    /// data lands after this write. The IRP is sent after the lock is dropped, so
+    /// completions never run under it; `write_around_done` drops what a read cached
+    /// meanwhile.
+    fn write_around(&self, device: &DeviceRef, mut irp: Irp, offset: u64, length: usize) -> Status {
+        {
+            let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut s = self.store();
+            s.invalidate();
+            self.pieces(offset, length as u64, |block, _, _| s.discard(block));
+        }
+        self.counters.bypassed.fetch_add(1, Ordering::Relaxed);
+        irp.copy_current_location_to_next();
+        irp.set_completion_routine(device, WRITE_AROUND, InvokeOn::ALWAYS);
+        self.lower.call(irp)
+    }
+
+    /// A write around the cache completed: a read that ran alongside it may have cached
+    /// data from before it; those clean blocks go, and reads still in flight will not
+    /// cache what they got (the epoch moves on).
+    pub(super) fn write_around_done(&self, irp: Irp) -> Completion {
+        if let irp::Parameters::Write { offset, length } = *irp.parameters() {
+            self.drop_clean(offset, u64::from(length));
+        }
+        Completion::Continue(irp)
+    }
+
+    /// After a write below around the cache: no clean copy of `offset..+len` read
+    /// before it stays, and no read in flight caches what it read.
+    fn drop_clean(&self, offset: u64, len: u64) {
+        let mut s = self.store();
+        s.invalidate();
+        self.pieces(offset, len, |block, _, _| s.remove_clean(block));
+    }
+
     /// Puts one block piece into the cache, reading the block first when the piece
     /// covers only part of a block that is not cached.
     fn write_piece(&self, block: u64, within: usize, data: &[u8]) -> Result<(), Status> {
         let whole = within == 0 && data.len() == self.block_len(block);
         loop {
-            {
+            let epoch = {
                 let mut s = self.store();
                 if s.write(block, within, data) {
                     return Ok(());
                 }
                 if whole {
-                    s.insert(block, data.into(), true);
+                    s.insert(block, data, true);
                     return Ok(());
                 }
-            }
+                s.epoch()
+            };
             let filled = lower::read(&self.lower, block * self.block_size(), self.block_len(block))?;
-            self.store().insert(block, filled, false);
+            let mut s = self.store();
+            // A write around the cache meanwhile may have replaced what was read: read again.
+            if s.epoch() == epoch {
+                s.insert(block, &filled, false);
+            }
         }
     }
 
@@ -157,9 +231,7 @@ impl Inner {
     fn throttle(&self) {
         let over = {
             let mut s = self.store();
-            if self.readers.load(Ordering::Acquire) == 0 {
-                s.evict_to(self.options.size);
-            }
+            s.evict_to(self.options.size);
             s.dirty_bytes.saturating_sub(self.options.dirty_threshold)
         };
         if over > 0 {
@@ -175,10 +247,9 @@ impl Inner {
     }
 
     fn write_through(&self, irp: Irp, offset: u64, length: usize) -> Status {
+        self.store().invalidate();
         let irp = irp.forward_synchronously(&self.lower);
-        let mut s = self.store();
-        self.pieces(offset, length as u64, |block, _, _| s.remove_clean(block));
-        drop(s);
+        self.drop_clean(offset, length as u64);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)
     }
@@ -193,6 +264,7 @@ impl Inner {
         let pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
         {
             let mut s = self.store();
+            s.invalidate();
             self.pieces(offset, length, |block, within, range| {
                 if within == 0 && range.len() == self.block_len(block) {
                     s.discard(block);
@@ -204,6 +276,7 @@ impl Inner {
             });
         }
         let irp = irp.forward_synchronously(&self.lower);
+        self.drop_clean(offset, length);
         drop(pass);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)

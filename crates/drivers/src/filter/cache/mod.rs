@@ -7,6 +7,9 @@
 //!   at `dirty` bytes; FUA writes are written through. A flush writes every dirty
 //!   block, waits, forwards the flush, and completes after it. Concurrent flushes
 //!   coalesce: one lower flush serves every flush that arrived before it started.
+//!   Block-aligned writes of at least `bypass` bytes (1 MiB by default) go straight down
+//!   instead (write-around); the cached copies of their blocks are dropped first, and
+//!   the following flush covers them like any write that completed below.
 //! - **writethrough**: every write goes down before it completes; the cache only
 //!   serves reads.
 //! - **unsafe**: flushes complete at once without writing anything (nbdkit's and
@@ -62,6 +65,10 @@ pub struct CacheOptions {
     pub lazy_share: u32,
     /// Writers wait (writing behind themselves) above this many dirty bytes.
     pub dirty_threshold: u64,
+    /// Block-aligned writes of at least this many bytes go straight to the device below
+    /// (write-around; bcache's "sequential cutoff"): bulk copies gain nothing from being
+    /// cached, and skipping the cache saves two copies. 0: every write is cached.
+    pub bypass: u64,
 }
 
 impl Default for CacheOptions {
@@ -74,6 +81,7 @@ impl Default for CacheOptions {
             lazy_interval: Duration::from_secs(1),
             lazy_share: 8,
             dirty_threshold: 192 << 20,
+            bypass: 1 << 20,
         }
     }
 }
@@ -106,6 +114,8 @@ pub struct CacheCounters {
     pub write_errors: AtomicU64,
     /// Writes that had to write behind themselves (throttled).
     pub throttled: AtomicU64,
+    /// Writes that went around the cache (at least `bypass` bytes).
+    pub bypassed: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -117,7 +127,6 @@ pub(crate) struct Inner {
     pass: Mutex<()>,
     flush: flush::GroupCommit,
     lazy: lazy::Control,
-    readers: AtomicU64,
     warned_unsafe: AtomicBool,
     counters: CacheCounters,
 }
@@ -164,15 +173,15 @@ impl Cache {
             );
             characteristics = characteristics | Characteristics::UNSAFE_FLUSH;
         }
+        let store = Store::new(block as usize, options.size);
         let inner = Arc::new(Inner {
             info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
             options,
             lower: Arc::clone(&lower),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             pass: Mutex::new(()),
             flush: flush::GroupCommit::default(),
             lazy: lazy::Control::default(),
-            readers: AtomicU64::new(0),
             warned_unsafe: AtomicBool::new(false),
             counters: CacheCounters::default(),
         });
@@ -215,6 +224,11 @@ impl Inner {
     fn block_len(&self, block: u64) -> usize {
         let start = block * self.block_size();
         (self.info.size - start).min(self.block_size()) as usize
+    }
+
+    /// The blocks `offset..offset + len` touches (`len` > 0).
+    fn block_range(&self, offset: u64, len: u64) -> std::ops::RangeInclusive<u64> {
+        offset / self.block_size()..=(offset + len.max(1) - 1) / self.block_size()
     }
 
     /// Calls `f(block, offset_in_block, range_in_request)` per block piece.
@@ -268,7 +282,7 @@ impl Inner {
                     first_error.get_or_insert(status);
                 }
             }
-            s.evict_to(if self.readers.load(Ordering::Acquire) == 0 { self.options.size } else { u64::MAX });
+            s.evict_to(self.options.size);
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -319,11 +333,16 @@ impl Driver for Cache {
         self.inner.read(device, irp)
     }
     /// A read miss came back from below.
-    fn completion(&self, _: &DeviceRef, irp: Irp, _: usize) -> irp::Completion {
-        self.inner.read_done(irp)
+    /// A read miss (context: the epoch it started in) or a write around the cache
+    /// came back from below.
+    fn completion(&self, _: &DeviceRef, irp: Irp, context: usize) -> irp::Completion {
+        if context == io::WRITE_AROUND {
+            return self.inner.write_around_done(irp);
+        }
+        self.inner.read_done(irp, context as u64)
     }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        self.inner.write(irp)
+    fn write(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.inner.write(device, irp)
     }
     fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
         self.inner.zero_range(irp)

@@ -248,3 +248,62 @@ fn completions_run_outside_the_cache_locks() {
         assert_eq!(status, Status::SUCCESS);
     }
 }
+
+#[test]
+fn large_aligned_writes_go_around_the_cache_and_replace_its_dirty_copies() {
+    let r = rig(CacheOptions { bypass: 8192, ..slow_lazy() });
+    r.handle.write(4096, &[1; 4096]).unwrap();
+    r.handle.write(20480, &[2; 1024]).unwrap();
+    assert_eq!(r.cache().usage().1, 8192, "two dirty blocks");
+    // 16 KiB over the first dirty block: straight down, the cached copy dropped.
+    r.handle.write(0, &[3; 16384]).unwrap();
+    assert_eq!(r.cache().counters().bypassed.load(Ordering::Relaxed), 1);
+    assert_eq!(r.disk.live_image()[..16384], [3; 16384], "the write went down");
+    assert_eq!(r.cache().usage().1, 4096, "only the other block is dirty");
+    // Unaligned or short writes are cached as before.
+    r.handle.write(512, &[4; 12288]).unwrap();
+    r.handle.write(32768, &[5; 4096]).unwrap();
+    assert_eq!(r.cache().counters().bypassed.load(Ordering::Relaxed), 1);
+    let back = r.handle.read(0, 36864).unwrap();
+    let b = back.bytes();
+    assert_eq!((b[0], b[512], b[12799], b[12800], b[20480], b[21504], b[32768]), (3, 4, 4, 3, 2, 0, 5));
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(&r.disk.durable_image()[..36864], b);
+}
+
+/// Completes reads a while after they read the disk, in a thread of its own.
+struct LateReads;
+impl Driver for LateReads {
+    fn read(&self, device: &DeviceRef, mut irp: Irp) -> Status {
+        irp.mark_pending();
+        let lower = Arc::clone(device.lower().unwrap());
+        std::thread::spawn(move || {
+            let done = irp.forward_synchronously(&lower);
+            std::thread::sleep(Duration::from_millis(150));
+            let st = done.io_status();
+            done.complete_with(st.status, st.information);
+        });
+        Status::PENDING
+    }
+}
+
+/// A read that got the disk's data before a write went around the cache, and completes
+/// after it, must not leave that older data in the cache.
+#[test]
+fn a_read_overtaken_by_a_write_around_caches_nothing_stale() {
+    let disk = crate::disk::memory::MemoryDisk::create("mem", SIZE, 4096).unwrap();
+    let late = Device::attach("late", LateReads, &disk).unwrap();
+    let options = CacheOptions { bypass: 8192, ..slow_lazy() };
+    let cache = Cache::create("cache", options, &late).unwrap();
+    let io = IoManager::new();
+    io.register("disk", &cache).unwrap();
+    let handle = io.open("disk", Access::READ_WRITE).unwrap();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| handle.read(0, 8192).unwrap().bytes().to_vec());
+        std::thread::sleep(Duration::from_millis(50));
+        handle.write(0, &[7; 8192]).unwrap();
+        let old = reader.join().unwrap();
+        assert!(old == [0; 8192] || old == [7; 8192], "a concurrent read sees one or the other");
+    });
+    assert_eq!(handle.read(0, 8192).unwrap().bytes(), &[7; 8192], "the cache kept the older data");
+}
