@@ -4,7 +4,7 @@ qemu-nbd; drive each with the same client (fio's nbd engine) over a Unix socket;
 table with ratios against the best peer.
 
     cargo build --release -p irpstack
-    python3 benches/nbd_compare.py [--seconds 5] [--size 1G] [--dir target] [--json]
+    python3 benches/nbd_compare.py [--seconds 5] [--rounds 3] [--size 1G] [--dir target] [--json]
 
 Rows: 4 KiB random write QD32, 4 KiB random read QD32, 1 MiB sequential write QD8,
 4 KiB write + flush QD1 (one NBD FLUSH per write), and flushes per second with 8
@@ -12,12 +12,15 @@ connections each writing and flushing. Every server keeps the same durability: d
 stable storage when FLUSH is answered (irpstack's default write-back stack, nbdkit's file
 plugin (flush = fdatasync), nbdkit's cache filter in writeback mode, qemu-nbd with
 --cache=writeback). Servers are started and killed by PID; only Unix sockets are used.
+Each workload runs on every server back to back, each on a fresh start after a sync, in a
+rotated order per round; the median of the rounds is reported.
 """
 import argparse
 import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,15 +88,24 @@ def fio(sock, size, seconds, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="runs per server and workload; the median counts")
     ap.add_argument("--size", default="1G")
     ap.add_argument("--dir", default=os.path.join(ROOT, "target"))
     ap.add_argument("--json", action="store_true", help="one JSON object per row")
+    ap.add_argument("--only", help="comma-separated workloads to run (default: all)")
     args = ap.parse_args()
     for tool in ["fio", "nbdkit", "qemu-nbd", "qemu-img"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed (scripts/test.sh installs it)")
     if not os.path.exists(IRPSTACK):
         sys.exit(f"{IRPSTACK} is missing: cargo build --release -p irpstack")
+    workloads = WORKLOADS
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [w for w in wanted if w not in [name for name, _, _ in WORKLOADS]]
+        if unknown:
+            sys.exit(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(n for n, _, _ in WORKLOADS)}")
+        workloads = [w for w in WORKLOADS if w[0] in wanted]
     os.makedirs(args.dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="nbd-compare-", dir=args.dir)
     image = os.path.join(work, "disk.img")
@@ -104,21 +116,31 @@ def main():
         subprocess.run(["qemu-img", "create", "-f", "raw", image, args.size], check=True, capture_output=True)
         subprocess.run(["dd", "if=/dev/zero", f"of={image}", "bs=1M", f"count={int(args.size.rstrip('G')) * 1024}",
                         "conv=notrunc,fsync", "status=none"], check=True)
-        for name, cmd in servers(image, sock):
-            proc = start(cmd, sock)
-            try:
-                for workload, fio_args, metric in WORKLOADS:
-                    r = fio(sock, args.size, args.seconds, fio_args)
-                    results[(name, workload)] = r[metric]
+        # Workload by workload, every server back to back (in a rotated order each round),
+        # each on a fresh start after a sync, so that no server inherits another's dirty
+        # page cache or runs under different conditions; the median of the rounds counts.
+        runs = {}
+        all_servers = servers(image, sock)
+        for workload, fio_args, metric in workloads:
+            for round_ in range(args.rounds):
+                order = all_servers[round_ % len(all_servers):] + all_servers[:round_ % len(all_servers)]
+                for name, cmd in order:
+                    os.sync()
+                    proc = start(cmd, sock)
+                    try:
+                        r = fio(sock, args.size, args.seconds, fio_args)
+                    finally:
+                        stop(proc)
+                    runs.setdefault((name, workload), []).append(r[metric])
                     print(f"  {name:<13} {workload:<20} {r[metric]:12.2f} {metric}", file=sys.stderr)
-            finally:
-                stop(proc)
+        for key, values in runs.items():
+            results[key] = statistics.median(values)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     names = [n for n, _ in servers(image, sock)]
     peers = [n for n in names if n != "irpstack"]
     rows = []
-    for workload, _, metric in WORKLOADS:
+    for workload, _, metric in workloads:
         best = max(peers, key=lambda p: results[(p, workload)])
         ours = results[("irpstack", workload)]
         ratio = ours / results[(best, workload)] if results[(best, workload)] else float("inf")
@@ -132,7 +154,8 @@ def main():
     for workload, metric, values, best, ratio in rows:
         cells = "".join(f"{values[n]:>14.2f}" if metric == "gbps" else f"{values[n]:>14.0f}" for n in names)
         print(f"{workload:<20} {metric:<5}{cells}  {ratio:>8.2f}x {best}")
-    print(f"\nfio nbd engine, Unix socket, {args.seconds} s per row, {args.size} image; ratio = irpstack / best peer")
+    print(f"\nfio nbd engine, Unix socket, {args.seconds} s per run, median of {args.rounds} rounds, "
+          f"{args.size} image; ratio = irpstack / best peer")
 
 
 if __name__ == "__main__":

@@ -227,11 +227,15 @@ impl Inner {
         }
     }
 
-    /// Writers wait at the dirty threshold by writing behind themselves.
+    /// Past half the dirty threshold the lazy writer is woken to write behind; at the
+    /// threshold, writers wait by writing behind themselves.
     fn throttle(&self) {
         let over = {
             let mut s = self.store();
             s.evict_to(self.options.size);
+            if s.dirty_bytes > self.options.dirty_threshold / 2 {
+                self.lazy.kick();
+            }
             s.dirty_bytes.saturating_sub(self.options.dirty_threshold)
         };
         if over > 0 {

@@ -1,15 +1,22 @@
 //! The lazy writer: writes dirty blocks behind in the background, 1/`share` of them
-//! every `interval` (the NT Cache Manager writes 1/8 of the dirty pages per scan).
+//! every `interval` (the NT Cache Manager writes 1/8 of the dirty pages per scan) — and,
+//! when writers push the dirty bytes past half the throttling threshold, at once and
+//! until they are back under it, so that writers rarely reach the threshold and have to
+//! write behind themselves (the Cache Manager's lazy writer also scans harder when the
+//! dirty page count is high, and CcCanIWrite only holds writers back at the limit).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 
 use super::Inner;
 
-/// Tells the lazy writer to stop.
+/// Wakes or stops the lazy writer.
 #[derive(Debug, Default)]
 pub(super) struct Control {
     stopped: Mutex<bool>,
     wake: Condvar,
+    /// Set by [`kick`](Self::kick), cleared by the lazy writer when it starts its pass.
+    kicked: AtomicBool,
 }
 
 impl Control {
@@ -17,7 +24,18 @@ impl Control {
         *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.wake.notify_all();
     }
+
+    /// Asks for a pass now (dirty bytes are high). Cheap when a pass is already asked for.
+    pub(super) fn kick(&self) {
+        if !self.kicked.swap(true, Ordering::AcqRel) {
+            let _guard = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+            self.wake.notify_all();
+        }
+    }
 }
+
+/// Blocks per write-behind batch under pressure.
+const PRESSURE_BATCH: usize = 1024;
 
 /// Starts the lazy writer thread for `inner`; it holds only a weak reference and ends
 /// when the cache is stopped or dropped.
@@ -30,11 +48,26 @@ pub(super) fn start(inner: &Arc<Inner>) {
             let Some(inner) = weak.upgrade() else { return };
             {
                 let stopped = inner.lazy.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-                let (stopped, _) =
-                    inner.lazy.wake.wait_timeout(stopped, interval).unwrap_or_else(PoisonError::into_inner);
+                let (stopped, _) = inner
+                    .lazy
+                    .wake
+                    .wait_timeout_while(stopped, interval, |stopped| {
+                        !*stopped && !inner.lazy.kicked.load(Ordering::Acquire)
+                    })
+                    .unwrap_or_else(PoisonError::into_inner);
                 if *stopped {
                     return;
                 }
+            }
+            if inner.lazy.kicked.swap(false, Ordering::AcqRel) {
+                // Under pressure: write behind until back under the low mark.
+                while inner.over_low_mark() {
+                    if let Err(status) = inner.write_back(Some(PRESSURE_BATCH)) {
+                        tracing::warn!(%status, "cache: write-behind under pressure failed; blocks stay dirty");
+                        break;
+                    }
+                }
+                continue;
             }
             let dirty = inner.store().dirty_count();
             if dirty > 0 {

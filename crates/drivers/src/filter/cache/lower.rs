@@ -85,8 +85,19 @@ pub(super) fn runs<'a>(
 }
 
 /// Writes every run at once (all in flight together) and returns, per run, the status
-/// its write completed with, in the same order.
+/// its write completed with, in the same order. A single run is sent with
+/// `call_and_wait`: the device below may then write it in this thread (the caller
+/// waits anyway), sparing a hand-off to its workers.
 pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite]) -> Vec<Status> {
+    if let [only] = writes
+        && let Some(mdl) = only.mdl.take()
+    {
+        let length = mdl.byte_count() as u32;
+        let irp = Irp::for_device(lower, MajorFunction::Write)
+            .with_parameters(Parameters::Write { offset: only.offset, length })
+            .with_mdl(mdl);
+        return vec![lower.call_and_wait(irp).status()];
+    }
     let (tx, rx) = mpsc::channel();
     let mut statuses = vec![Status::INTERNAL_ERROR; writes.len()];
     let mut sent = 0;

@@ -287,6 +287,12 @@ impl Inner {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Whether dirty bytes are above half the throttling threshold (the lazy writer
+    /// writes behind at once until they are not).
+    fn over_low_mark(&self) -> bool {
+        self.store().dirty_bytes > self.options.dirty_threshold / 2
+    }
+
     fn flush(&self, mut irp: Irp) -> Status {
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         if self.options.mode == CacheMode::Unsafe {

@@ -307,3 +307,19 @@ fn a_read_overtaken_by_a_write_around_caches_nothing_stale() {
     });
     assert_eq!(handle.read(0, 8192).unwrap().bytes(), &[7; 8192], "the cache kept the older data");
 }
+
+#[test]
+fn past_half_the_dirty_threshold_the_lazy_writer_writes_behind_at_once() {
+    let options = CacheOptions { size: 64 * 1024, dirty_threshold: 32 * 1024, ..slow_lazy() };
+    let r = rig(options);
+    for i in 0..6u64 {
+        r.handle.write(i * 4096, &[8; 4096]).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.cache().usage().1 > 16 * 1024 {
+        assert!(Instant::now() < deadline, "the lazy writer (period: an hour) was not woken");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(r.cache().counters().throttled.load(Ordering::Relaxed), 0, "no writer had to wait");
+    assert!(r.disk.live_image()[..24576].contains(&8), "blocks went down without a flush");
+}
