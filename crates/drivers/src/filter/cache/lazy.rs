@@ -1,4 +1,5 @@
-//! The lazy writer: writes dirty blocks behind in the background, 1/`share` of them
+//! The lazy writer: runs the rounds of queued flushes (see `flush.rs`), and writes dirty
+//! blocks behind in the background, 1/`share` of them
 //! every `interval` (the NT Cache Manager writes 1/8 of the dirty pages per scan) — and,
 //! when writers push the dirty bytes past half the throttling threshold, at once and
 //! until they are back under it, so that writers rarely reach the threshold and have to
@@ -7,6 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::time::Instant;
 
 use super::Inner;
 
@@ -17,12 +19,30 @@ pub(super) struct Control {
     wake: Condvar,
     /// Set by [`kick`](Self::kick), cleared by the lazy writer when it starts its pass.
     kicked: AtomicBool,
+    /// Set by [`hand_flushes`](Self::hand_flushes): queued flushes need rounds.
+    flushes: AtomicBool,
+    /// The lazy writer thread runs (and will look at `flushes`).
+    alive: AtomicBool,
 }
 
 impl Control {
     pub(super) fn stop(&self) {
         *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.wake.notify_all();
+    }
+
+    /// Hands the queued flushes to the lazy writer, which runs rounds until none is
+    /// left. Returns false when there is no lazy writer to take them (it could not be
+    /// started, or has stopped): the caller runs them.
+    pub(super) fn hand_flushes(&self) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *stopped || !self.alive.load(Ordering::Acquire) {
+            return false;
+        }
+        self.flushes.store(true, Ordering::Release);
+        self.wake.notify_all();
+        drop(stopped);
+        true
     }
 
     /// Asks for a pass now (dirty bytes are high). Cheap when a pass is already asked for.
@@ -43,32 +63,54 @@ pub(super) fn start(inner: &Arc<Inner>) {
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let interval = inner.options.lazy_interval;
     let share = inner.options.lazy_share as usize;
+    inner.lazy.alive.store(true, Ordering::Release);
     let spawned = std::thread::Builder::new().name("cache-lazy-writer".into()).spawn(move || {
+        let mut last_pass = Instant::now();
         loop {
             let Some(inner) = weak.upgrade() else { return };
-            {
-                let stopped = inner.lazy.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-                let (stopped, _) = inner
-                    .lazy
+            let lazy = &inner.lazy;
+            let stopped = {
+                let stopped = lazy.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+                let wait = interval.saturating_sub(last_pass.elapsed());
+                let (stopped, _) = lazy
                     .wake
-                    .wait_timeout_while(stopped, interval, |stopped| {
-                        !*stopped && !inner.lazy.kicked.load(Ordering::Acquire)
+                    .wait_timeout_while(stopped, wait, |stopped| {
+                        !*stopped
+                            && !lazy.kicked.load(Ordering::Acquire)
+                            && !lazy.flushes.load(Ordering::Acquire)
                     })
                     .unwrap_or_else(PoisonError::into_inner);
                 if *stopped {
-                    return;
+                    // No flush is handed over from now on (`hand_flushes` checks under
+                    // this lock); serve those handed over before.
+                    lazy.alive.store(false, Ordering::Release);
                 }
+                *stopped
+            };
+            if lazy.flushes.swap(false, Ordering::AcqRel) {
+                inner.run_queued_flushes();
             }
-            if inner.lazy.kicked.swap(false, Ordering::AcqRel) {
-                // Under pressure: write behind until back under the low mark.
+            if stopped {
+                return;
+            }
+            if lazy.kicked.swap(false, Ordering::AcqRel) {
+                // Under pressure: write behind until back under the low mark, serving
+                // flushes handed over in between.
                 while inner.over_low_mark() {
                     if let Err(status) = inner.write_back(Some(PRESSURE_BATCH)) {
                         tracing::warn!(%status, "cache: write-behind under pressure failed; blocks stay dirty");
                         break;
                     }
+                    if lazy.flushes.swap(false, Ordering::AcqRel) {
+                        inner.run_queued_flushes();
+                    }
                 }
                 continue;
             }
+            if last_pass.elapsed() < interval {
+                continue;
+            }
+            last_pass = Instant::now();
             let dirty = inner.store().dirty_count();
             if dirty > 0 {
                 let limit = dirty.div_ceil(share);
@@ -79,6 +121,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
         }
     });
     if let Err(e) = spawned {
-        tracing::error!("cache: cannot start the lazy writer: {e}");
+        inner.lazy.alive.store(false, Ordering::Release);
+        tracing::error!("cache: cannot start the lazy writer: {e}; flushes are served by their callers");
     }
 }

@@ -125,7 +125,7 @@ pub(crate) struct Inner {
     store: Mutex<Store>,
     /// Serialises write-back passes, so two writes of the same block never race.
     pass: Mutex<()>,
-    flush: flush::GroupCommit,
+    flushes: flush::FlushQueue<Irp>,
     lazy: lazy::Control,
     warned_unsafe: AtomicBool,
     counters: CacheCounters,
@@ -180,14 +180,13 @@ impl Cache {
             lower: Arc::clone(&lower),
             store: Mutex::new(store),
             pass: Mutex::new(()),
-            flush: flush::GroupCommit::default(),
+            flushes: flush::FlushQueue::default(),
             lazy: lazy::Control::default(),
             warned_unsafe: AtomicBool::new(false),
             counters: CacheCounters::default(),
         });
-        if inner.options.mode != CacheMode::WriteThrough {
-            lazy::start(&inner);
-        }
+        // Also in write-through mode: it runs the queued flushes' rounds.
+        lazy::start(&inner);
         let device = DeviceBuilder::new(name)
             .characteristics(characteristics)
             .attach(Cache { inner: Arc::clone(&inner) }, &lower)?;
@@ -293,7 +292,7 @@ impl Inner {
         self.store().dirty_bytes > self.options.dirty_threshold / 2
     }
 
-    fn flush(&self, mut irp: Irp) -> Status {
+    fn flush(&self, irp: Irp) -> Status {
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         if self.options.mode == CacheMode::Unsafe {
             if !self.warned_unsafe.swap(true, Ordering::Relaxed) {
@@ -302,16 +301,49 @@ impl Inner {
             return irp.complete(Status::SUCCESS);
         }
         let flags = irp.flush_flags();
-        let status = if flags.syncs_device() {
-            self.flush.run(|| self.flush_everything(flags))
-        } else {
+        if !flags.syncs_device() {
             // Data only, no device sync: nothing to coalesce.
-            self.write_back(None).err().unwrap_or(Status::SUCCESS)
-        };
-        if status.is_success() && flags.syncs_device() {
-            irp.mark_flush_covered();
+            let status = self.write_back(None).err().unwrap_or(Status::SUCCESS);
+            return irp.complete(status);
         }
-        irp.complete(status)
+        if flush::completing_a_round() {
+            // Sent from a flush's completion routine: a round of its own, now.
+            let status = self.flush_everything(flags);
+            return flush::completing(|| complete_flush(irp, status));
+        }
+        let irp = match self.flushes.join(irp, Irp::mark_pending) {
+            flush::Joined::Lead(irp) => irp,
+            flush::Joined::Queued => return Status::PENDING,
+        };
+        let status = self.flush_everything(flags);
+        // Flushes that arrived during this round get the next one: on the lazy writer,
+        // or in this thread when there is none.
+        if self.flushes.finish_round() && !self.lazy.hand_flushes() {
+            self.run_queued_flushes();
+        }
+        flush::completing(|| complete_flush(irp, status))
+    }
+
+    /// Runs rounds for the queued flushes until none is left (the queue is then idle).
+    pub(super) fn run_queued_flushes(&self) {
+        loop {
+            let group = self.flushes.next_group();
+            if group.is_empty() {
+                return;
+            }
+            self.flush_group(group);
+        }
+    }
+
+    /// One round for `group`: every dirty block written, one lower flush, then each
+    /// flush of the group completed with the result.
+    fn flush_group(&self, group: Vec<Irp>) {
+        let status = self.flush_everything(flush::group_flags(&group));
+        flush::completing(|| {
+            for irp in group {
+                complete_flush(irp, status);
+            }
+        });
     }
 
     /// One flush of the group: write every dirty block, then flush the device below.
@@ -332,6 +364,14 @@ impl Inner {
         let lower = irp.io_status().status;
         irp.complete(written.err().unwrap_or(lower))
     }
+}
+
+/// Completes a flush that a round served with `status`.
+fn complete_flush(mut irp: Irp, status: Status) -> Status {
+    if status.is_success() {
+        irp.mark_flush_covered();
+    }
+    irp.complete(status)
 }
 
 impl Driver for Cache {

@@ -323,3 +323,47 @@ fn past_half_the_dirty_threshold_the_lazy_writer_writes_behind_at_once() {
     assert_eq!(r.cache().counters().throttled.load(Ordering::Relaxed), 0, "no writer had to wait");
     assert!(r.disk.live_image()[..24576].contains(&8), "blocks went down without a flush");
 }
+
+/// Flushes from many threads, each completion sending another flush down the same stack
+/// and waiting for it (in the thread that completes the round: the lazy writer, or the
+/// leader): no deadlock, and every flush succeeds.
+#[test]
+fn a_flush_completion_may_flush_the_same_stack_and_wait() {
+    let r = rig(slow_lazy());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (cache, tx) = (Arc::clone(&r.cache), tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    let write = Irp::for_device(&cache, irp::MajorFunction::Write)
+                        .with_parameters(irp::Parameters::Write {
+                            offset: (t * 32 + i % 32) * 4096,
+                            length: 4096,
+                        })
+                        .with_mdl(irp::Mdl::from_slice(&[t as u8; 4096]).unwrap());
+                    assert_eq!(cache.call_and_wait(write).status(), Status::SUCCESS);
+                    let inner = Arc::clone(&cache);
+                    let tx = tx.clone();
+                    cache.submit(Irp::for_device(&cache, irp::MajorFunction::FlushBuffers), move |done| {
+                        let again =
+                            inner.call_and_wait(Irp::for_device(&inner, irp::MajorFunction::FlushBuffers));
+                        tx.send((done.status(), again.status())).unwrap();
+                    });
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for _ in 0..8 * 50 {
+        let Ok((first, again)) = rx.recv_timeout(Duration::from_secs(20)) else {
+            std::mem::forget(r);
+            panic!("deadlock: a flush sent from a flush completion never completed");
+        };
+        assert_eq!((first, again), (Status::SUCCESS, Status::SUCCESS));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(r.cache().counters().lower_flushes.load(Ordering::Relaxed) > 0);
+}
