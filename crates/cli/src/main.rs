@@ -51,7 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     init_tracing();
-    malloc::limit_arenas();
+    malloc::tune();
     // Usage errors, --help and --version are reported by clap (exit code 2, or 0).
     let cli = Cli::parse();
     let stdout = std::io::stdout();

@@ -31,8 +31,8 @@ impl Inner {
                     return irp.complete(Status::INVALID_PARAMETER);
                 };
                 self.pieces(offset, length as u64, |block, within, range| {
-                    let b = s.get(block).expect("checked above");
-                    buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]);
+                    let data = s.data(block).expect("checked above");
+                    buf[range.clone()].copy_from_slice(&data[within..within + range.len()]);
                     s.touch(block);
                 });
                 drop(s);
@@ -64,8 +64,8 @@ impl Inner {
         if status.is_success() {
             let current = s.epoch() == epoch;
             if let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) {
-                self.pieces(offset, u64::from(length), |block, within, range| match s.get(block) {
-                    Some(b) => buf[range.clone()].copy_from_slice(&b.data[within..within + range.len()]),
+                self.pieces(offset, u64::from(length), |block, within, range| match s.data(block) {
+                    Some(data) => buf[range.clone()].copy_from_slice(&data[within..within + range.len()]),
                     None if self.options.read_cache
                         && current
                         && within == 0

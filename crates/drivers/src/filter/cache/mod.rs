@@ -23,6 +23,7 @@ mod flush;
 mod io;
 mod lazy;
 mod lower;
+mod slab;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -258,7 +259,7 @@ impl Inner {
                     .iter()
                     .filter_map(|&block| s.get(block).filter(|b| b.dirty).map(|b| (block, b.generation)))
                     .collect();
-                lower::runs(&blocks, self.block_size(), |block| s.get(block).map(|b| &b.data[..]))
+                lower::runs(&blocks, self.block_size(), |block| s.data(block))
             };
             let mut writes = match writes {
                 Ok(w) => w,

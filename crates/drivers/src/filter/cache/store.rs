@@ -1,18 +1,36 @@
 //! The cache's block store: cached blocks, which are dirty, and which clean ones to
 //! evict first. Pure data structure, no I/O; the cache holds it under one mutex.
 //!
-//! Block buffers are recycled: an evicted or discarded block's buffer is kept for the
-//! next block (as long as cached plus kept bytes stay within the cache size) instead of
-//! going back to the allocator. The cache's memory is then allocated once, up to its
-//! size, and not churned through the allocator's per-thread arenas (where freed blocks
-//! fragment and stay resident).
+//! Block data lives in a [`Slab`] of the cache's size; a block that finds no free slot
+//! (the cache briefly over its size: dirty blocks and blocks under a read in flight are
+//! never evicted) gets a heap buffer of its own until it leaves.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::slab::Slab;
+
+/// Where a block's bytes are.
+#[derive(Debug)]
+enum Data {
+    /// In the slab: slot and length.
+    Slot(u32, u32),
+    /// On the heap (no slot was free).
+    Heap(Box<[u8]>),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::Slot(_, len) => *len as usize,
+            Data::Heap(bytes) => bytes.len(),
+        }
+    }
+}
 
 /// One cached block.
 #[derive(Debug)]
 pub(super) struct Block {
-    pub(super) data: Box<[u8]>,
+    data: Data,
     /// Bumped by every write; a write-back marks the block clean only if the
     /// generation it wrote is still the current one.
     pub(super) generation: u64,
@@ -30,11 +48,7 @@ pub(super) struct Store {
     clock: u64,
     pub(super) bytes: u64,
     pub(super) dirty_bytes: u64,
-    /// Buffers of `block_size` bytes no block uses, for the next inserted block.
-    spare: Vec<Box<[u8]>>,
-    block_size: usize,
-    /// Cached plus spare bytes stay within this (the cache size) where they can.
-    capacity: u64,
+    slab: Slab,
     /// Blocks under a read below still in flight, with how many such reads: they are
     /// not evicted until those reads have overlaid them.
     reading: HashMap<u64, u32>,
@@ -45,8 +59,7 @@ pub(super) struct Store {
 }
 
 impl Store {
-    /// An empty store of `block_size`-byte blocks, keeping spare buffers while cached
-    /// plus spare bytes stay within `capacity`.
+    /// An empty store of `block_size`-byte blocks with slab room for `capacity` bytes.
     pub(super) fn new(block_size: usize, capacity: u64) -> Store {
         Store {
             blocks: HashMap::new(),
@@ -55,9 +68,7 @@ impl Store {
             clock: 0,
             bytes: 0,
             dirty_bytes: 0,
-            spare: Vec::new(),
-            block_size,
-            capacity,
+            slab: Slab::new(block_size, capacity),
             epoch: 0,
             reading: HashMap::new(),
         }
@@ -95,23 +106,36 @@ impl Store {
         self.epoch += 1;
     }
 
-    /// A buffer holding a copy of `data`: a spare one when `data` is a whole block.
-    fn buffer(&mut self, data: &[u8]) -> Box<[u8]> {
-        if data.len() == self.block_size
-            && let Some(mut buffer) = self.spare.pop()
-        {
-            buffer.copy_from_slice(data);
-            return buffer;
+    /// A place holding a copy of `data` (at most one block): a slab slot, evicting the
+    /// least recently used clean block for it when none is free (the cache is full).
+    fn place(&mut self, data: &[u8]) -> Data {
+        let mut slot = self.slab.take();
+        if slot.is_none() && self.bytes > 0 {
+            self.evict_to(self.bytes - 1);
+            slot = self.slab.take();
         }
-        data.into()
+        match slot {
+            Some(slot) => {
+                self.slab.bytes_mut(slot, data.len()).copy_from_slice(data);
+                Data::Slot(slot, data.len() as u32)
+            }
+            None => Data::Heap(data.into()),
+        }
     }
 
-    /// Takes back the buffer of a block that left the store (`bytes` already lowered).
-    fn recycle(&mut self, buffer: Box<[u8]>) {
-        let spare_bytes = (self.spare.len() as u64 + 1) * self.block_size as u64;
-        if buffer.len() == self.block_size && self.bytes + spare_bytes <= self.capacity {
-            self.spare.push(buffer);
+    /// Frees the place of a block that left the store.
+    fn release(&mut self, data: Data) {
+        if let Data::Slot(slot, _) = data {
+            self.slab.give(slot);
         }
+    }
+
+    /// The bytes of a cached block.
+    pub(super) fn data(&self, block: u64) -> Option<&[u8]> {
+        Some(match &self.blocks.get(&block)?.data {
+            Data::Slot(slot, len) => self.slab.bytes(*slot, *len as usize),
+            Data::Heap(bytes) => bytes,
+        })
     }
 
     fn tick(&mut self) -> u64 {
@@ -139,7 +163,11 @@ impl Store {
     /// false when the block is not cached.
     pub(super) fn write(&mut self, block: u64, within: usize, data: &[u8]) -> bool {
         let Some(b) = self.blocks.get_mut(&block) else { return false };
-        b.data[within..within + data.len()].copy_from_slice(data);
+        let bytes = match &mut b.data {
+            Data::Slot(slot, len) => self.slab.bytes_mut(*slot, *len as usize),
+            Data::Heap(bytes) => bytes,
+        };
+        bytes[within..within + data.len()].copy_from_slice(data);
         b.generation += 1;
         if !b.dirty {
             b.dirty = true;
@@ -156,7 +184,7 @@ impl Store {
         if self.blocks.contains_key(&block) {
             return false;
         }
-        let data = self.buffer(data);
+        let data = self.place(data);
         let tick = self.tick();
         let len = data.len() as u64;
         self.bytes += len;
@@ -210,7 +238,7 @@ impl Store {
             if let Some(b) = self.blocks.remove(&block) {
                 debug_assert!(!b.dirty, "a dirty block was on the clean list");
                 self.bytes -= b.data.len() as u64;
-                self.recycle(b.data);
+                self.release(b.data);
             }
         }
         self.clean_lru.extend(kept);
@@ -227,7 +255,7 @@ impl Store {
             } else {
                 self.clean_lru.remove(&b.tick);
             }
-            self.recycle(b.data);
+            self.release(b.data);
         }
     }
 
@@ -239,7 +267,7 @@ impl Store {
             self.clean_lru.remove(&b.tick);
             self.bytes -= b.data.len() as u64;
             if let Some(b) = self.blocks.remove(&block) {
-                self.recycle(b.data);
+                self.release(b.data);
             }
         }
     }
@@ -285,26 +313,24 @@ mod tests {
     }
 
     #[test]
-    fn buffers_of_evicted_blocks_are_reused_within_the_capacity() {
-        let mut s = Store::new(8, 24);
-        for b in 0..3 {
-            s.insert(b, &block(b as u8), false);
-        }
-        s.evict_to(0);
-        assert_eq!((s.bytes, s.spare.len()), (0, 3), "3 blocks of 8 fit in 24 bytes");
-        s.insert(9, &block(9), true);
-        assert_eq!(s.spare.len(), 2);
-        assert_eq!(&s.get(9).unwrap().data[..], &block(9), "a reused buffer holds the new data");
-        // Cached plus spare bytes stay within the capacity.
-        s.insert(10, &block(10), false);
-        s.insert(11, &block(11), false);
-        s.insert(12, &block(12), false);
-        s.evict_to(0);
-        assert!(s.bytes + s.spare.len() as u64 * 8 <= 24);
-        // A short last block is not kept (it fits only its own place).
+    fn blocks_live_in_the_slab_and_beyond_it_on_the_heap_until_they_leave() {
+        let mut s = Store::new(8, 16);
+        s.insert(1, &block(1), true);
+        s.insert(2, &block(2), true);
+        s.insert(3, &block(3), true);
+        assert!(matches!(s.get(3).unwrap().data, Data::Heap(_)), "two slots only");
+        assert_eq!((s.data(1), s.data(3)), (Some(&block(1)[..]), Some(&block(3)[..])));
+        assert!(s.write(3, 2, &[9, 9]));
+        assert_eq!(s.data(3).unwrap(), [3, 3, 9, 9, 3, 3, 3, 3]);
+        s.discard(1);
+        s.insert(4, &block(4), false);
+        assert!(matches!(s.get(4).unwrap().data, Data::Slot(0, 8)), "the freed slot is reused");
+        assert_eq!(s.data(4).unwrap(), block(4), "with the new data");
+        // A short last block takes a slot too, holding only its bytes.
+        s.discard(2);
         s.insert(20, &[1, 2, 3], false);
-        s.discard(20);
-        assert!(s.spare.iter().all(|b| b.len() == 8));
+        assert_eq!(s.data(20).unwrap(), [1, 2, 3]);
+        assert_eq!(s.bytes, 8 + 8 + 3);
     }
 
     #[test]
