@@ -119,6 +119,20 @@ fn crash_test(stack: &str) -> std::process::Output {
         .expect("run irpstack")
 }
 
+/// The reproducer the crash checker printed when a failed write-around dropped dirty data
+/// the cache alone held (fixed: write-around only when none of its blocks is dirty).
+#[test]
+fn crash_test_passes_write_around_with_failing_writes_below() {
+    let stack = "cache(size=32K,bypass=8K) / fault(op=write+flush,rate=0.1,seed=7) / crash(size=256K)";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irpstack"))
+        .args(["crash-test", "--stack", stack, "--ops", "1000", "--seed", "7", "--threads", "4"])
+        .output()
+        .expect("run irpstack");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("crash-test passed"), "{stdout}");
+}
+
 #[test]
 fn crash_test_passes_correct_stacks_even_with_failing_writes_and_flushes() {
     for stack in [

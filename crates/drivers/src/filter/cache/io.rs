@@ -92,8 +92,12 @@ impl Inner {
         if self.options.mode == CacheMode::WriteThrough {
             return self.write_through(irp, offset, length);
         }
+        let mut irp = irp;
         if self.goes_around(offset, length) {
-            return self.write_around(device, irp, offset, length);
+            match self.write_around(device, irp, offset, length) {
+                Ok(status) => return status,
+                Err(back) => irp = back,
+            }
         }
         // Blocks this write covers whole: a FUA write that reached the disk makes them clean.
         let mut whole = Vec::new();
@@ -164,24 +168,37 @@ impl Inner {
             && ((offset + len).is_multiple_of(bs) || offset + len == self.info.size)
     }
 
-    /// Write-around: the write goes down as it is (ForceUnitAccess included). Its
-    /// blocks' cached copies are dropped first, dirty ones too (the write replaces them
-    /// whole), under the pass lock: a write-back pass that copied older data of these
-    /// blocks has finished before, and later passes no longer see them, so no older
-    /// data lands after this write. The IRP is sent after the lock is dropped, so
-    /// completions never run under it; `write_around_done` drops what a read cached
-    /// meanwhile.
-    fn write_around(&self, device: &DeviceRef, mut irp: Irp, offset: u64, length: usize) -> Status {
+    /// Write-around: the write goes down as it is (ForceUnitAccess included), unless
+    /// one of its blocks is dirty — then it gives the IRP back to be cached like any
+    /// write: the cache alone holds that acknowledged data, and a failed write-around
+    /// must not lose it (the crash checker caught that with faults below). The clean
+    /// cached copies of its blocks are dropped first, under the pass lock: no write-back
+    /// of older data of these blocks is in flight then (a pass that copied some has
+    /// finished), and later passes no longer see them. The IRP is sent after the lock is
+    /// dropped, so completions never run under it; `write_around_done` drops what a read
+    /// cached meanwhile.
+    fn write_around(
+        &self,
+        device: &DeviceRef,
+        mut irp: Irp,
+        offset: u64,
+        length: usize,
+    ) -> Result<Status, Irp> {
         {
             let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
             let mut s = self.store();
+            let mut dirty = false;
+            self.pieces(offset, length as u64, |block, _, _| dirty |= s.get(block).is_some_and(|b| b.dirty));
+            if dirty {
+                return Err(irp);
+            }
             s.invalidate();
-            self.pieces(offset, length as u64, |block, _, _| s.discard(block));
+            self.pieces(offset, length as u64, |block, _, _| s.remove_clean(block));
         }
         self.counters.bypassed.fetch_add(1, Ordering::Relaxed);
         irp.copy_current_location_to_next();
         irp.set_completion_routine(device, WRITE_AROUND, InvokeOn::ALWAYS);
-        self.lower.call(irp)
+        Ok(self.lower.call(irp))
     }
 
     /// A write around the cache completed: a read that ran alongside it may have cached

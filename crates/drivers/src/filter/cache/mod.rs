@@ -8,8 +8,9 @@
 //!   block, waits, forwards the flush, and completes after it. Concurrent flushes
 //!   coalesce: one lower flush serves every flush that arrived before it started.
 //!   Block-aligned writes of at least `bypass` bytes (1 MiB by default) go straight down
-//!   instead (write-around); the cached copies of their blocks are dropped first, and
-//!   the following flush covers them like any write that completed below.
+//!   instead (write-around) when none of their blocks is dirty; the clean cached copies
+//!   are dropped first, and the following flush covers them like any write that
+//!   completed below.
 //! - **writethrough**: every write goes down before it completes; the cache only
 //!   serves reads.
 //! - **unsafe**: flushes complete at once without writing anything (nbdkit's and
