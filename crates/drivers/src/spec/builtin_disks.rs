@@ -120,6 +120,12 @@ pub const FILE: DriverFactory = DriverFactory {
             default: Some("false"),
             help: "refuse writes (flushes succeed at once)",
         },
+        ParamDoc {
+            key: "inline",
+            kind: ParamKind::Size,
+            default: Some("64K"),
+            help: "buffered writes up to this size are made in the sender's thread, not handed to the engine (0: never)",
+        },
     ],
     kind: LayerKind::Bottom,
     build: build_file,
@@ -152,5 +158,8 @@ fn build_file(
             .ok_or_else(|| p.invalid("queue-depth", "must be 1 to 4096"))?;
     }
     o.read_only = p.get_bool("read-only")?.unwrap_or(false);
+    if let Some(inline) = p.get_size("inline")? {
+        o.inline_writes = inline;
+    }
     FileDisk::create(ctx.device_name(), o).map_err(|e| SpecError::build_failed(layer, e))
 }

@@ -9,14 +9,18 @@
 //! | Discard | `fallocate(PUNCH_HOLE \| KEEP_SIZE)`; succeeds doing nothing where unsupported |
 //! | WriteZeroes | `fallocate(ZERO_RANGE \| KEEP_SIZE)` (`PUNCH_HOLE` when it may unmap), else writes of zeroes; `fdatasync` after with ForceUnitAccess |
 //!
-//! Dispatch never waits for I/O: it checks the request, marks the IRP pending and hands
-//! it to the engine, whose thread completes it. The exception waits for nothing either: a
-//! buffered read whose data is all in the page cache is copied out in the caller's thread
-//! (`preadv2(RWF_NOWAIT)`) and completes there, without a thread hand-off. And a request
-//! whose sender waits for it anyway ([`Irp::caller_waits`],
-//! `IRP_SYNCHRONOUS_API`: the cache's flush, read-fill and write-through) runs in the
-//! sender's thread. Completion routines of the drivers above
-//! run on that thread and must not block on I/O to this disk.
+//! Dispatch hands most requests to the engine, whose thread completes them. Three kinds
+//! run in the dispatching thread instead, sparing the hand-off and the wake-up back:
+//! - a buffered read whose data is all in the page cache (`preadv2(RWF_NOWAIT)`, which
+//!   never waits for I/O);
+//! - a request whose sender waits for it anyway ([`Irp::caller_waits`],
+//!   `IRP_SYNCHRONOUS_API`: the cache's flush, one-run write-back, read-fill and
+//!   write-through);
+//! - a buffered write of at most `inline` bytes (64 KiB) without ForceUnitAccess: a copy
+//!   into the page cache (it may wait when the kernel throttles dirty pages).
+//!
+//! Completion routines of the drivers above run on the completing thread and must not
+//! block on I/O to this disk.
 //!
 //! **Flushes.** There is no cache in this driver: a write has reached the kernel when it
 //! completes, so `fdatasync` covers every write completed before the flush was sent. A
@@ -107,6 +111,10 @@ pub struct FileDiskOptions {
     pub queue_depth: u32,
     /// Open read-only: writes fail with `STATUS_MEDIA_WRITE_PROTECTED`.
     pub read_only: bool,
+    /// Buffered (not `O_DIRECT`) writes without ForceUnitAccess of at most this many
+    /// bytes are copied into the page cache in the dispatching thread, which is cheaper
+    /// than handing them to the engine and being woken back (default 64 KiB; 0: never).
+    pub inline_writes: u64,
 }
 
 impl FileDiskOptions {
@@ -121,6 +129,7 @@ impl FileDiskOptions {
             threads: 4,
             queue_depth: 128,
             read_only: false,
+            inline_writes: 64 * 1024,
         }
     }
 }
@@ -143,6 +152,8 @@ pub struct FileDisk {
     alignment: usize,
     backing: Arc<Backing>,
     engine: Engines,
+    /// Buffered writes up to this many bytes are made in the dispatching thread.
+    inline_writes: u64,
 }
 
 impl FileDisk {
@@ -186,6 +197,7 @@ impl FileDisk {
             alignment: opened.alignment,
             backing,
             engine,
+            inline_writes: options.inline_writes,
         })
     }
 
@@ -236,7 +248,9 @@ impl FileDisk {
 
     /// Marks `irp` pending and hands it to the engine.
     fn start(&self, mut irp: Irp, op: Op) -> Status {
-        if irp.caller_waits() {
+        let small_buffered_write =
+            !self.direct && matches!(op, Op::Write { len, fua: false, .. } if len <= self.inline_writes);
+        if irp.caller_waits() || small_buffered_write {
             // The sender is blocked until this completes: the system calls run in its
             // thread (blocking, as the pool's workers make them, whatever the engine),
             // sparing a hand-off and the wake-up back.
