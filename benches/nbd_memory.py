@@ -13,14 +13,11 @@ The server is started and killed by PID.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IRPSTACK = os.path.join(ROOT, "target", "release", "irpstack")
+from nbd_compare import IRPSTACK, ROOT, start, stop
 
 
 def size_bytes(text):
@@ -37,28 +34,15 @@ def peak_kib(pid):
 
 
 def run(image, sock, cache, jobs, seconds):
-    if os.path.exists(sock):
-        os.unlink(sock)
-    server = subprocess.Popen([IRPSTACK, "serve", "--socket", sock, "--stack", f"cache(size={cache}) / file(path={image})"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start([IRPSTACK, "serve", "--socket", sock, "--stack", f"cache(size={cache}) / file(path={image})"], sock)
     try:
-        deadline = time.time() + 20
-        while not os.path.exists(sock):
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("irpstack serve did not start")
-            time.sleep(0.05)
         subprocess.run(["fio", "--name=mem", "--ioengine=nbd", f"--uri=nbd+unix:///?socket={sock}", "--rw=randrw",
                         "--bs=64k", "--iodepth=16", f"--numjobs={jobs}", "--size=1G", f"--runtime={seconds}",
                         "--time_based", "--group_reporting", "--output-format=terse"],
                        check=True, capture_output=True)
         return peak_kib(server.pid)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def main():
