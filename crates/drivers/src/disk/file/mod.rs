@@ -246,7 +246,8 @@ impl FileDisk {
         self.backing.sticky.get()
     }
 
-    /// Marks `irp` pending and hands it to the engine.
+    /// Runs `op` in this thread when the sender waits for it or it is a small buffered
+    /// write (see the module docs); else marks `irp` pending and hands it to the engine.
     fn start(&self, mut irp: Irp, op: Op) -> Status {
         let small_buffered_write =
             !self.direct && matches!(op, Op::Write { len, fua: false, .. } if len <= self.inline_writes);

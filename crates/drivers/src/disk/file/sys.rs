@@ -49,6 +49,12 @@ pub(super) unsafe fn execute(fd: RawFd, step: &Step) -> i64 {
             i64::from(unsafe { libc::fallocate(fd, mode, offset, len) })
         }
     };
+    or_errno(result)
+}
+
+/// A system call's result as an io_uring CQE has it: the result, or the negative errno
+/// when it failed.
+fn or_errno(result: i64) -> i64 {
     if result < 0 {
         -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
     } else {
@@ -69,10 +75,5 @@ pub(super) unsafe fn read_nowait(fd: RawFd, buf: *mut u8, len: usize, offset: u6
     let iov = libc::iovec { iov_base: buf.cast(), iov_len: len };
     // SAFETY: `iov` is a live local describing a buffer the caller guarantees is valid
     // for writes of `len` bytes and unaliased during the call; `fd` is open (caller).
-    let n = unsafe { libc::preadv2(fd, &raw const iov, 1, offset, libc::RWF_NOWAIT) };
-    if n < 0 {
-        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-    } else {
-        n as i64
-    }
+    or_errno(unsafe { libc::preadv2(fd, &raw const iov, 1, offset, libc::RWF_NOWAIT) } as i64)
 }

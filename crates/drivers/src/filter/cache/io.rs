@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use irp::{Completion, DeviceRef, InvokeOn, Irp, Status};
 
+use super::store::Store;
 use super::{CacheMode, Inner, lower};
 use crate::disk::BlockRequest;
 
@@ -83,7 +84,7 @@ impl Inner {
         Completion::Continue(irp)
     }
 
-    pub(super) fn write(&self, device: &DeviceRef, irp: Irp) -> Status {
+    pub(super) fn write(&self, device: &DeviceRef, mut irp: Irp) -> Status {
         let (offset, length, fua) = match BlockRequest::decode(&irp, &self.info) {
             Ok(BlockRequest::Write { offset, length, fua }) => (offset, length, fua),
             Ok(_) => return irp.complete(Status::INVALID_PARAMETER),
@@ -92,7 +93,6 @@ impl Inner {
         if self.options.mode == CacheMode::WriteThrough {
             return self.write_through(irp, offset, length);
         }
-        let mut irp = irp;
         if self.goes_around(offset, length) {
             match self.write_around(device, irp, offset, length) {
                 Ok(status) => return status,
@@ -192,8 +192,7 @@ impl Inner {
             if dirty {
                 return Err(irp);
             }
-            s.invalidate();
-            self.pieces(offset, length as u64, |block, _, _| s.remove_clean(block));
+            self.drop_clean(&mut s, offset, length as u64);
         }
         self.counters.bypassed.fetch_add(1, Ordering::Relaxed);
         irp.copy_current_location_to_next();
@@ -206,15 +205,14 @@ impl Inner {
     /// cache what they got (the epoch moves on).
     pub(super) fn write_around_done(&self, irp: Irp) -> Completion {
         if let irp::Parameters::Write { offset, length } = *irp.parameters() {
-            self.drop_clean(offset, u64::from(length));
+            self.drop_clean(&mut self.store(), offset, u64::from(length));
         }
         Completion::Continue(irp)
     }
 
-    /// After a write below around the cache: no clean copy of `offset..+len` read
-    /// before it stays, and no read in flight caches what it read.
-    fn drop_clean(&self, offset: u64, len: u64) {
-        let mut s = self.store();
+    /// Around a write below the cache: no clean copy of `offset..+len` read before it
+    /// stays, and no read in flight caches what it read.
+    fn drop_clean(&self, s: &mut Store, offset: u64, len: u64) {
         s.invalidate();
         self.pieces(offset, len, |block, _, _| s.remove_clean(block));
     }
@@ -250,7 +248,7 @@ impl Inner {
         let over = {
             let mut s = self.store();
             s.evict_to(self.options.size);
-            if s.dirty_bytes > self.options.dirty_threshold / 2 {
+            if s.dirty_bytes > self.low_mark() {
                 self.lazy.kick();
             }
             s.dirty_bytes.saturating_sub(self.options.dirty_threshold)
@@ -270,7 +268,7 @@ impl Inner {
     fn write_through(&self, irp: Irp, offset: u64, length: usize) -> Status {
         self.store().invalidate();
         let irp = irp.forward_synchronously(&self.lower);
-        self.drop_clean(offset, length as u64);
+        self.drop_clean(&mut self.store(), offset, length as u64);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)
     }
@@ -297,7 +295,7 @@ impl Inner {
             });
         }
         let irp = irp.forward_synchronously(&self.lower);
-        self.drop_clean(offset, length);
+        self.drop_clean(&mut self.store(), offset, length);
         drop(pass);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)

@@ -92,23 +92,14 @@ pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite]) -> Vec<Statu
     if let [only] = writes
         && let Some(mdl) = only.mdl.take()
     {
-        let length = mdl.byte_count() as u32;
-        let irp = Irp::for_device(lower, MajorFunction::Write)
-            .with_parameters(Parameters::Write { offset: only.offset, length })
-            .with_mdl(mdl);
-        return vec![lower.call_and_wait(irp).status()];
+        return vec![lower.call_and_wait(write_irp(lower, only.offset, mdl)).status()];
     }
     let (tx, rx) = mpsc::channel();
     let mut statuses = vec![Status::INTERNAL_ERROR; writes.len()];
     let mut sent = 0;
     for (i, w) in writes.iter_mut().enumerate() {
         let Some(mdl) = w.mdl.take() else { continue };
-        let length = mdl.byte_count() as u32;
-        let irp = Irp::for_device(lower, MajorFunction::Write)
-            .with_parameters(Parameters::Write { offset: w.offset, length })
-            .with_mdl(mdl)
-            .with_user_data(i as u64);
-        let _ = lower.submit_to(irp, tx.clone());
+        let _ = lower.submit_to(write_irp(lower, w.offset, mdl).with_user_data(i as u64), tx.clone());
         sent += 1;
     }
     drop(tx);
@@ -116,4 +107,12 @@ pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite]) -> Vec<Statu
         statuses[done.user_data() as usize] = done.status();
     }
     statuses
+}
+
+/// A write of `mdl`'s bytes at `offset` to the lower device.
+fn write_irp(lower: &DeviceRef, offset: u64, mdl: Mdl) -> Irp {
+    let length = mdl.byte_count() as u32;
+    Irp::for_device(lower, MajorFunction::Write)
+        .with_parameters(Parameters::Write { offset, length })
+        .with_mdl(mdl)
 }

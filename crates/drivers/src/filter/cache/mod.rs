@@ -288,10 +288,15 @@ impl Inner {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Whether dirty bytes are above half the throttling threshold (the lazy writer
-    /// writes behind at once until they are not).
+    /// Half the throttling threshold: above it the lazy writer writes behind at once,
+    /// until the dirty bytes are back under it.
+    fn low_mark(&self) -> u64 {
+        self.options.dirty_threshold / 2
+    }
+
+    /// Whether dirty bytes are above [`low_mark`](Self::low_mark).
     fn over_low_mark(&self) -> bool {
-        self.store().dirty_bytes > self.options.dirty_threshold / 2
+        self.store().dirty_bytes > self.low_mark()
     }
 
     fn flush(&self, irp: Irp) -> Status {
