@@ -36,6 +36,7 @@ mod manager;
 pub mod mdl;
 pub mod null;
 mod status;
+pub mod sync;
 pub mod verifier;
 
 pub use cache::{Direction, FlushMethod, Transfer, flush_io_buffers, persist};

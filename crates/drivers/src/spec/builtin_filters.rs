@@ -42,6 +42,12 @@ pub const CACHE: DriverFactory = DriverFactory {
             help: "block-aligned writes of at least this size go straight down (write-around); 0: cache every write",
         },
         ParamDoc {
+            key: "eager",
+            kind: ParamKind::Size,
+            default: Some("64K"),
+            help: "a write of at most this size into a clean cache is written behind right after it completes; 0: never",
+        },
+        ParamDoc {
             key: "interval",
             kind: ParamKind::Duration,
             default: Some("1s"),
@@ -82,6 +88,9 @@ fn build_cache(
     o.dirty_threshold = p.get_size("dirty")?.unwrap_or(o.size / 4 * 3);
     if let Some(bypass) = p.get_size("bypass")? {
         o.bypass = bypass;
+    }
+    if let Some(eager) = p.get_size("eager")? {
+        o.eager = eager;
     }
     if let Some(interval) = p.get_duration("interval")? {
         o.lazy_interval = interval;
@@ -177,12 +186,6 @@ pub const STATS: DriverFactory = DriverFactory {
             kind: ParamKind::Path,
             default: None,
             help: "write the report (JSON) here, every interval and at shutdown",
-        },
-        ParamDoc {
-            key: "bypass",
-            kind: ParamKind::Size,
-            default: Some("1M"),
-            help: "block-aligned writes of at least this size go straight down (write-around); 0: cache every write",
         },
         ParamDoc {
             key: "interval",

@@ -1,8 +1,9 @@
 //! The part of an IRP that outlives a move: cancel state, pending marks for the
 //! verifier, and the rendezvous slots where a waiting thread receives the IRP.
-
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::sync::Condvar;
 
 use super::{IrpBody, MAX_STACK_SIZE};
 
@@ -158,7 +159,7 @@ impl Slot {
             if let Some(body) = slot.take() {
                 return body;
             }
-            slot = self.ready.wait(slot).unwrap_or_else(PoisonError::into_inner);
+            slot = self.ready.wait(slot);
         }
     }
 

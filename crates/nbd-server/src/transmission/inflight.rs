@@ -5,8 +5,9 @@
 //! never held together, and a reader waiting for room holds no other lock, so the replies
 //! that free room (sent from completions and reply threads) never wait for it.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use irp::sync::Condvar;
 use nbd::consts::EIO;
 
 use super::Shared;
@@ -52,7 +53,7 @@ impl Inflight {
         while counts.requests > 0
             && (counts.requests >= self.max_requests || counts.bytes + bytes > self.max_bytes)
         {
-            counts = self.changed.wait(counts).unwrap_or_else(PoisonError::into_inner);
+            counts = self.changed.wait(counts);
         }
         counts.requests += 1;
         counts.bytes += bytes;
@@ -75,7 +76,7 @@ impl Inflight {
     pub(crate) fn wait_idle(&self) {
         let mut counts = self.lock();
         while counts.requests > 0 {
-            counts = self.changed.wait(counts).unwrap_or_else(PoisonError::into_inner);
+            counts = self.changed.wait(counts);
         }
     }
 }
@@ -106,7 +107,7 @@ impl ServerInflight {
         }
         let mut in_flight = self.lock();
         while *in_flight > 0 && *in_flight + bytes > self.max_bytes {
-            in_flight = self.changed.wait(in_flight).unwrap_or_else(PoisonError::into_inner);
+            in_flight = self.changed.wait(in_flight);
         }
         *in_flight += bytes;
     }

@@ -10,7 +10,9 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use irp::sync::Condvar;
 
 use super::outgoing::Outgoing;
 use crate::listener::Stream;
@@ -98,7 +100,7 @@ impl ReplyWriter {
                 if state.closing {
                     return;
                 }
-                state = self.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+                state = self.wake.wait(state);
                 continue;
             };
             state.writing = true;

@@ -9,9 +9,10 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use irp::sync::Condvar;
 use irp::{Irp, Status};
 
 use super::conn::Connection;
@@ -157,7 +158,7 @@ impl Writer {
             if q.stop {
                 return None;
             }
-            q = self.shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+            q = self.shared.ready.wait(q);
         }
     }
 
@@ -170,7 +171,7 @@ impl Writer {
     fn wait(&self, at_most: Duration, even_if_queued: bool) {
         let q = self.shared.lock();
         if even_if_queued || q.requests.is_empty() {
-            let _ = self.shared.ready.wait_timeout(q, at_most).unwrap_or_else(PoisonError::into_inner);
+            let _ = self.shared.ready.wait_timeout(q, at_most);
         }
     }
 

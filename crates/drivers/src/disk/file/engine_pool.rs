@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use irp::Status;
+use irp::sync::Condvar;
 
 use super::op::{Backing, Progress, Request};
 use super::sys;
@@ -71,7 +72,7 @@ impl Shared {
                     if queue.stop {
                         return;
                     }
-                    queue = self.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                    queue = self.ready.wait(queue);
                 }
             };
             run(&self.backing, request);

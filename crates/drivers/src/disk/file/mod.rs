@@ -6,6 +6,7 @@
 //! | Read / Write | `pread` / `pwrite` of the IRP's MDL (zero-copy with `O_DIRECT`) |
 //! | Write + ForceUnitAccess | `pwritev2(RWF_DSYNC)` (io_uring: the write with `RWF_DSYNC`) |
 //! | FlushBuffers, Shutdown | `fdatasync` (io_uring: `Fsync` with `DATASYNC`) |
+//! | FlushBuffers without device sync (`NO_SYNC`, `FILE_DATA_ONLY`) | `sync_file_range(WRITE)` of a small amount written since the last sync, not waited for |
 //! | Discard | `fallocate(PUNCH_HOLE \| KEEP_SIZE)`; succeeds doing nothing where unsupported |
 //! | WriteZeroes | `fallocate(ZERO_RANGE \| KEEP_SIZE)` (`PUNCH_HOLE` when it may unmap), else writes of zeroes; `fdatasync` after with ForceUnitAccess |
 //!
@@ -24,7 +25,8 @@
 //!
 //! **Flushes.** There is no cache in this driver: a write has reached the kernel when it
 //! completes, so `fdatasync` covers every write completed before the flush was sent. A
-//! flush whose flags skip the device sync completes at once. A failed `fdatasync` is
+//! flush whose flags skip the device sync completes at once, having started the device
+//! writes of a small amount written since the last sync (`unsynced.rs`). A failed `fdatasync` is
 //! sticky (see `sticky.rs`): Linux marks the failed pages clean (and a device may drop
 //! what its cache could not write), so every later flush and ForceUnitAccess write fails
 //! with that error until the disk is reopened.
@@ -48,6 +50,7 @@ mod sticky;
 mod sys;
 #[cfg(test)]
 mod tests;
+mod unsynced;
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -154,6 +157,8 @@ pub struct FileDisk {
     engine: Engines,
     /// Buffered writes up to this many bytes are made in the dispatching thread.
     inline_writes: u64,
+    /// What was written since the last sync (for NoSync flushes).
+    unsynced: unsynced::Unsynced,
 }
 
 impl FileDisk {
@@ -198,6 +203,7 @@ impl FileDisk {
             backing,
             engine,
             inline_writes: options.inline_writes,
+            unsynced: unsynced::Unsynced::default(),
         })
     }
 
@@ -292,7 +298,10 @@ impl FileDisk {
                 }
                 Op::Read { offset, len: length as u64 }
             }
-            BlockRequest::Write { offset, length, fua } => Op::Write { offset, len: length as u64, fua },
+            BlockRequest::Write { offset, length, fua } => {
+                self.unsynced.wrote(offset, length as u64);
+                Op::Write { offset, len: length as u64, fua }
+            }
             BlockRequest::Discard { offset, length } => Op::Discard { offset, len: length },
             BlockRequest::WriteZeroes { offset, length, may_unmap, fua } => {
                 Op::WriteZeroes { offset, len: length, unmap: may_unmap, fua }
@@ -352,8 +361,22 @@ impl FileDisk {
         }
         if !syncs_device {
             // Nothing is cached above the kernel; the caller asked for no device sync.
+            // The device writes of what was written since the last sync start now, so
+            // the next full flush has less to wait for (see `unsynced.rs`).
+            if !self.direct
+                && let Some((offset, len)) = self.unsynced.span_to_start()
+            {
+                let started = sys::start_writeback(self.backing.file.as_raw_fd(), offset, len);
+                if started < 0 {
+                    tracing::debug!(
+                        errno = -started,
+                        "file disk: cannot start the writeback of a NoSync flush"
+                    );
+                }
+            }
             return irp.complete(Status::SUCCESS);
         }
+        self.unsynced.syncing();
         self.start(irp, Op::Sync)
     }
 }

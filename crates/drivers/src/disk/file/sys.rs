@@ -77,3 +77,14 @@ pub(super) unsafe fn read_nowait(fd: RawFd, buf: *mut u8, len: usize, offset: u6
     // for writes of `len` bytes and unaliased during the call; `fd` is open (caller).
     or_errno(unsafe { libc::preadv2(fd, &raw const iov, 1, offset, libc::RWF_NOWAIT) } as i64)
 }
+
+/// `sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE)`: starts writing the range's
+/// dirty pages to the device and returns without waiting for them (nor making anything
+/// durable: no metadata, no device cache flush). Returns 0 or a negative errno.
+pub(super) fn start_writeback(fd: RawFd, offset: u64, len: u64) -> i64 {
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+        return -i64::from(libc::EINVAL);
+    };
+    // SAFETY: sync_file_range takes no pointers; `fd` is a descriptor the caller keeps open.
+    or_errno(i64::from(unsafe { libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE) }))
+}

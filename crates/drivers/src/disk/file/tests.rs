@@ -205,3 +205,30 @@ fn sticky_flush_error_until_reopened() {
         h.flush_buffers().expect("a reopened disk starts clean");
     }
 }
+
+/// A NoSync flush completes at once, having started the device writes of what was
+/// written since the last full flush (which forgets them).
+#[test]
+fn a_flush_without_device_sync_starts_the_writes_since_the_last_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        FileDiskOptions { size: Some(4 << 20), ..FileDiskOptions::new(dir.path().join("disk.img")) };
+    let io = IoManager::new();
+    let dev = FileDisk::create("nosync", options).unwrap();
+    io.register("nosync", &dev).unwrap();
+    let h = io.open("nosync", Access::READ_WRITE).unwrap();
+    let disk = dev.driver_as::<FileDisk>().unwrap();
+    h.write(65536, &[7; 4096]).unwrap();
+    h.write(8192, &[8; 512]).unwrap();
+    assert_eq!(disk.unsynced.span_to_start(), Some((8192, 65536 + 4096 - 8192)));
+    let no_sync = || h.new_irp(irp::MajorFunction::FlushBuffers).with_flush_flags(irp::FlushFlags::NoSync);
+    assert_eq!(h.call(no_sync()).status(), Status::SUCCESS);
+    assert_eq!(h.read(65536, 4096).unwrap().bytes(), &[7; 4096][..]);
+    h.flush_buffers().unwrap();
+    assert_eq!(disk.unsynced.span_to_start(), None, "a full flush covers them");
+    // More than START_AT_MOST since the sync: the kernel and the next fdatasync deal with it.
+    h.write(0, &vec![1; 2 << 20]).unwrap();
+    assert_eq!(disk.unsynced.span_to_start(), None);
+    assert_eq!(h.call(no_sync()).status(), Status::SUCCESS);
+    h.flush_buffers().unwrap();
+}

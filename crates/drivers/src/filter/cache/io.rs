@@ -101,6 +101,7 @@ impl Inner {
         }
         // Blocks this write covers whole: a FUA write that reached the disk makes them clean.
         let mut whole = Vec::new();
+        let was_clean;
         {
             let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
             let data = &mdl.bytes()[..length];
@@ -109,6 +110,7 @@ impl Inner {
             let mut partial = Vec::new();
             {
                 let mut s = self.store();
+                was_clean = s.dirty_bytes == 0;
                 self.pieces(offset, length as u64, |block, within, range| {
                     let is_whole = within == 0 && range.len() == self.block_len(block);
                     if is_whole {
@@ -131,7 +133,35 @@ impl Inner {
             return self.write_fua(irp, &whole);
         }
         self.throttle();
-        irp.complete_with(Status::SUCCESS, length as u64)
+        let status = irp.complete_with(Status::SUCCESS, length as u64);
+        if was_clean && length as u64 <= self.options.eager {
+            self.write_behind_eagerly();
+        }
+        status
+    }
+
+    /// Writes the dirty blocks behind now, in this thread, after a small write found
+    /// the cache clean (`eager`): the write has completed (its sender has the answer),
+    /// and the time until the sender's next request — typically the flush that
+    /// follows a small synchronous write — is spent writing, so that flush finds
+    /// nothing left to write. A cache that stays dirty (many writers, bulk writes)
+    /// never takes this path; nor does it wait while a flush round or another pass
+    /// holds the write-back: those write the block anyway.
+    fn write_behind_eagerly(&self) {
+        let pass = match self.pass.try_lock() {
+            Ok(pass) => pass,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        self.counters.eager.fetch_add(1, Ordering::Relaxed);
+        let written = self.write_back_holding(&pass, None);
+        drop(pass);
+        match written {
+            // Asks the disk to start its device writes too (a flush without device
+            // sync): the flush that follows then mostly waits for writes under way.
+            Ok(()) => drop(lower::flush(&self.lower, irp::FlushFlags::NoSync)),
+            Err(status) => tracing::warn!(%status, "cache: eager write-behind failed; the blocks stay dirty"),
+        }
     }
 
     /// ForceUnitAccess: the request itself goes down with FUA, holding the pass lock so

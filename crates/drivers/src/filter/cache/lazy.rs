@@ -7,8 +7,10 @@
 //! dirty page count is high, and CcCanIWrite only holds writers back at the limit).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
+
+use irp::sync::Condvar;
 
 use super::Inner;
 
@@ -78,8 +80,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
                         !*stopped
                             && !lazy.kicked.load(Ordering::Acquire)
                             && !lazy.flushes.load(Ordering::Acquire)
-                    })
-                    .unwrap_or_else(PoisonError::into_inner);
+                    });
                 if *stopped {
                     // No flush is handed over from now on (`hand_flushes` checks under
                     // this lock); serve those handed over before.

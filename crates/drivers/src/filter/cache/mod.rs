@@ -71,6 +71,10 @@ pub struct CacheOptions {
     /// (write-around; bcache's "sequential cutoff"): bulk copies gain nothing from being
     /// cached, and skipping the cache saves two copies. 0: every write is cached.
     pub bypass: u64,
+    /// A write of at most this many bytes that finds no block dirty is written behind
+    /// by its own thread right after it completed (see the module documentation).
+    /// 0: never.
+    pub eager: u64,
 }
 
 impl Default for CacheOptions {
@@ -84,6 +88,7 @@ impl Default for CacheOptions {
             lazy_share: 8,
             dirty_threshold: 192 << 20,
             bypass: 1 << 20,
+            eager: 64 << 10,
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct CacheCounters {
     pub throttled: AtomicU64,
     /// Writes that went around the cache (at least `bypass` bytes).
     pub bypassed: AtomicU64,
+    /// Writes written behind by their own thread right after completing (`eager`).
+    pub eager: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -248,9 +255,14 @@ impl Inner {
     /// Writes behind: up to `limit` dirty blocks (all if `None`), lowest first.
     /// Returns the first failure; failed blocks stay dirty.
     fn write_back(&self, limit: Option<usize>) -> Result<(), Status> {
+        let pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_back_holding(&pass, limit)
+    }
+
+    /// [`write_back`](Self::write_back) by a caller that holds the pass lock.
+    fn write_back_holding(&self, _pass: &MutexGuard<'_, ()>, limit: Option<usize>) -> Result<(), Status> {
         // Blocks per pass of writes in flight together (bounds the copies in memory).
         const BATCH: usize = 1024;
-        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
         let chosen = self.store().dirty_blocks(limit.unwrap_or(usize::MAX));
         let mut first_error = None;
         for batch in chosen.chunks(BATCH) {
@@ -310,8 +322,7 @@ impl Inner {
         let flags = irp.flush_flags();
         if !flags.syncs_device() {
             // Data only, no device sync: nothing to coalesce.
-            let status = self.write_back(None).err().unwrap_or(Status::SUCCESS);
-            return irp.complete(status);
+            return irp.complete(self.write_back_no_sync(flags));
         }
         if flush::completing_a_round() {
             // Sent from a flush's completion routine: a round of its own, now.
@@ -351,6 +362,18 @@ impl Inner {
                 complete_flush(irp, status);
             }
         });
+    }
+
+    /// A flush without device sync: every dirty block written, then the same flush
+    /// sent below (a disk may start its device writes for it).
+    fn write_back_no_sync(&self, flags: irp::FlushFlags) -> Status {
+        let written = self.write_back(None);
+        let lower = lower::flush(&self.lower, flags);
+        match written {
+            Err(status) => status,
+            Ok(()) if lower == Status::INVALID_DEVICE_REQUEST => Status::SUCCESS,
+            Ok(()) => lower,
+        }
     }
 
     /// One flush of the group: write every dirty block, then flush the device below.

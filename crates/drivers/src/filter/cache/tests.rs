@@ -52,8 +52,9 @@ fn rig(options: CacheOptions) -> Rig {
     Rig { _io: io, handle, disk, cache, failing }
 }
 
+/// Blocks stay dirty until a flush, throttling or shutdown writes them.
 fn slow_lazy() -> CacheOptions {
-    CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() }
+    CacheOptions { lazy_interval: Duration::from_secs(3600), eager: 0, ..CacheOptions::default() }
 }
 
 #[test]
@@ -385,4 +386,41 @@ fn a_flush_completion_may_flush_the_same_stack_and_wait() {
         t.join().unwrap();
     }
     assert!(r.cache().counters().lower_flushes.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn a_small_write_into_a_clean_cache_is_written_behind_at_once_without_a_device_sync() {
+    let r = rig(CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() });
+    let eager = || r.cache().counters().eager.load(Ordering::Relaxed);
+    r.handle.write(8192, &[7; 4096]).unwrap();
+    assert_eq!(eager(), 1);
+    assert_eq!(r.disk.live_image()[8192..12288], [7; 4096], "written below as soon as it completed");
+    assert_eq!(r.cache().usage().1, 0, "clean again");
+    assert_eq!(r.disk.flush_count(), 0, "no device sync: durable only after a flush");
+    assert_eq!(r.disk.durable_image()[8192], 0);
+
+    // Larger than `eager` (64K): cached and left dirty; a small write into the now
+    // dirty cache is not written behind either.
+    r.handle.write(0, &[1; 128 << 10]).unwrap();
+    r.handle.write(512 << 10, &[2; 4096]).unwrap();
+    assert_eq!(eager(), 1);
+    assert_eq!(r.disk.live_image()[0], 0);
+    assert_eq!(r.disk.live_image()[512 << 10], 0);
+    r.handle.flush_buffers().unwrap();
+    let durable = r.disk.durable_image();
+    assert_eq!(durable[..128 << 10], [1; 128 << 10]);
+    assert_eq!(durable[512 << 10..(512 << 10) + 4096], [2; 4096]);
+}
+
+#[test]
+fn a_failed_eager_write_behind_leaves_the_block_dirty_for_the_flush() {
+    let r = rig(CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() });
+    r.failing.store(true, Ordering::SeqCst);
+    r.handle.write(4096, &[9; 4096]).unwrap();
+    assert_eq!(r.cache().counters().eager.load(Ordering::Relaxed), 1);
+    assert_eq!(r.cache().usage().1, 4096, "the failed block stays dirty");
+    assert!(r.handle.flush_buffers().is_err(), "the flush that needs it fails");
+    r.failing.store(false, Ordering::SeqCst);
+    r.handle.flush_buffers().unwrap();
+    assert_eq!(r.disk.durable_image()[4096..8192], [9; 4096]);
 }
