@@ -10,7 +10,12 @@
 //!   Block-aligned writes of at least `bypass` bytes (1 MiB by default) go straight down
 //!   instead (write-around) when none of their blocks is dirty; the clean cached copies
 //!   are dropped first, and the following flush covers them like any write that
-//!   completed below.
+//!   completed below. A write of at most `eager` bytes (64 KiB) that finds no block
+//!   dirty is written behind by its own thread as soon as it has completed, followed by
+//!   a flush without device sync (a disk may start its device writes for it): a client
+//!   that writes a little and then flushes — a database commit, an fsync after a small
+//!   write — finds its flush with nothing left to write and its data already on the
+//!   way to the device. A cache that stays dirty never takes this path.
 //! - **writethrough**: every write goes down before it completes; the cache only
 //!   serves reads.
 //! - **unsafe**: flushes complete at once without writing anything (nbdkit's and
