@@ -133,6 +133,30 @@ impl Mdl {
         mdl
     }
 
+    /// Makes a used MDL describe all of its buffer again, as [`Mdl::new`] made it, for
+    /// the next transfer: unlocks the pages, drops any MDLs chained after it, clears its
+    /// flags — without allocating. Returns false, changing nothing, for a partial MDL or
+    /// one whose memory is shared with a partial MDL or source still alive.
+    #[doc(alias = "MmPrepareMdlForReuse")]
+    pub fn prepare_for_reuse(&mut self) -> bool {
+        if self.flags().contains(MdlFlags::PARTIAL) || Arc::get_mut(&mut self.memory).is_none() {
+            return false;
+        }
+        self.unlock();
+        drop(self.next.take());
+        self.offset = 0;
+        self.byte_count = self.memory.buf.len();
+        self.flags.store(MdlFlags::empty().bits(), Ordering::Relaxed);
+        let pages = self.page_count();
+        if self.pfns.len() == pages {
+            self.pfns.fill(0);
+        } else {
+            self.pfns = vec![0; pages].into_boxed_slice();
+        }
+        self.pfns_known = false;
+        true
+    }
+
     /// Gets the buffer back: unlocks the pages and drops any MDLs chained after this one.
     /// Fails, returning the MDL unchanged, when it is a partial MDL or its memory is shared
     /// with a partial MDL or source that is still alive.

@@ -280,3 +280,34 @@ fn rejects_two_gib_without_allocating() {
         assert!(err.to_string().contains("2 GiB"), "{err}");
     }
 }
+
+#[test]
+fn prepare_for_reuse_resets_a_used_mdl_and_refuses_shared_ones() {
+    let mut mdl = Mdl::with_len(3 * page()).unwrap();
+    let addr = mdl.virtual_address();
+    mdl.probe_and_lock(LockOperation::WriteAccess).unwrap();
+    mdl.bytes_mut().unwrap()[0] = 9;
+    {
+        // A live partial MDL shares the memory: not reusable yet.
+        let partial = mdl.build_partial(0, 512).unwrap();
+        assert!(!mdl.prepare_for_reuse());
+        assert!(mdl.pages_locked(), "a refused reuse changes nothing");
+        drop(partial);
+    }
+    assert!(mdl.prepare_for_reuse());
+    assert!(!mdl.pages_locked());
+    assert!(!is_mlocked(addr as usize), "the pages were unlocked");
+    assert_eq!(mdl.byte_count(), 3 * page());
+    assert_eq!(mdl.virtual_address(), addr, "same memory, no allocation");
+    assert_eq!(mdl.flags(), MdlFlags::empty());
+    assert_eq!(mdl.bytes()[0], 9, "the bytes stay: the next transfer overwrites them");
+    // It can be locked again like a new one.
+    mdl.probe_and_lock(LockOperation::ReadAccess).unwrap();
+    assert!(mdl.pages_locked());
+
+    let src = Mdl::with_len(page()).unwrap();
+    let mut src = src;
+    src.probe_and_lock(LockOperation::ReadAccess).unwrap();
+    let mut partial = src.build_partial(0, 512).unwrap();
+    assert!(!partial.prepare_for_reuse(), "a partial MDL is never reused");
+}

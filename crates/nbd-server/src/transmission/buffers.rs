@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use irp::{IoBuffer, Mdl, MdlError};
+use irp::{Mdl, MdlError};
 
 /// The bytes kept by every [`BufferPool`] of one server, at most `max_bytes`.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub(crate) struct BufferPool {
 
 #[derive(Debug, Default)]
 struct Free {
-    buffers: Vec<IoBuffer>,
+    buffers: Vec<Mdl>,
     /// Counted in the budget too.
     bytes: usize,
 }
@@ -70,31 +70,33 @@ impl BufferPool {
     pub(crate) fn take(&self, len: usize) -> Result<Mdl, MdlError> {
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            let found = free.buffers.iter().rposition(|b| b.len() == len);
+            let found = free.buffers.iter().rposition(|b| b.byte_count() == len);
             found.map(|i| {
-                let buffer = free.buffers.swap_remove(i);
-                free.bytes -= buffer.len();
-                self.budget.release(buffer.len());
-                buffer
+                let mdl = free.buffers.swap_remove(i);
+                free.bytes -= len;
+                self.budget.release(len);
+                mdl
             })
         };
         match reused {
-            Some(buffer) => Ok(Mdl::new(buffer)),
+            Some(mdl) => Ok(mdl),
             None => Mdl::with_len(len),
         }
     }
 
     /// Keeps the buffer of a finished request, if there is room in this pool and in the
     /// server's budget.
-    pub(crate) fn give(&self, mdl: Mdl) {
-        let Ok(buffer) = mdl.into_buffer() else { return };
+    pub(crate) fn give(&self, mut mdl: Mdl) {
+        // Kept as a whole MDL (`MmPrepareMdlForReuse`): reusing it allocates nothing.
+        if !mdl.prepare_for_reuse() {
+            return;
+        }
+        let len = mdl.byte_count();
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.buffers.len() < MAX_BUFFERS
-            && free.bytes + buffer.len() <= self.max_bytes
-            && self.budget.try_keep(buffer.len())
+        if free.buffers.len() < MAX_BUFFERS && free.bytes + len <= self.max_bytes && self.budget.try_keep(len)
         {
-            free.bytes += buffer.len();
-            free.buffers.push(buffer);
+            free.bytes += len;
+            free.buffers.push(mdl);
         }
     }
 }
