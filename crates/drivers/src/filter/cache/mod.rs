@@ -326,8 +326,9 @@ impl Inner {
         }
         let flags = irp.flush_flags();
         if !flags.syncs_device() {
-            // Data only, no device sync: nothing to coalesce.
-            return irp.complete(self.write_back_no_sync(flags));
+            // No device sync: nothing to coalesce. The same flush goes below (a disk may
+            // start its device writes for it).
+            return irp.complete(self.flush_everything(flags));
         }
         if flush::completing_a_round() {
             // Sent from a flush's completion routine: a round of its own, now.
@@ -369,19 +370,8 @@ impl Inner {
         });
     }
 
-    /// A flush without device sync: every dirty block written, then the same flush
-    /// sent below (a disk may start its device writes for it).
-    fn write_back_no_sync(&self, flags: irp::FlushFlags) -> Status {
-        let written = self.write_back(None);
-        let lower = lower::flush(&self.lower, flags);
-        match written {
-            Err(status) => status,
-            Ok(()) if lower == Status::INVALID_DEVICE_REQUEST => Status::SUCCESS,
-            Ok(()) => lower,
-        }
-    }
-
-    /// One flush of the group: write every dirty block, then flush the device below.
+    /// A flush's work (a round's, or a NoSync flush's): write every dirty block, then
+    /// send the flush (`flags`) to the device below.
     fn flush_everything(&self, flags: irp::FlushFlags) -> Status {
         let written = self.write_back(None);
         self.counters.lower_flushes.fetch_add(1, Ordering::Relaxed);
