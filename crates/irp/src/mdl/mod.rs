@@ -133,13 +133,19 @@ impl Mdl {
         mdl
     }
 
+    /// Whether this is a full MDL whose memory nothing else (a partial MDL, a source)
+    /// shares: only then can the buffer be given back or the MDL reused.
+    fn owns_its_memory(&mut self) -> bool {
+        !self.flags().contains(MdlFlags::PARTIAL) && Arc::get_mut(&mut self.memory).is_some()
+    }
+
     /// Makes a used MDL describe all of its buffer again, as [`Mdl::new`] made it, for
     /// the next transfer: unlocks the pages, drops any MDLs chained after it, clears its
     /// flags — without allocating. Returns false, changing nothing, for a partial MDL or
     /// one whose memory is shared with a partial MDL or source still alive.
     #[doc(alias = "MmPrepareMdlForReuse")]
     pub fn prepare_for_reuse(&mut self) -> bool {
-        if self.flags().contains(MdlFlags::PARTIAL) || Arc::get_mut(&mut self.memory).is_none() {
+        if !self.owns_its_memory() {
             return false;
         }
         self.unlock();
@@ -163,7 +169,7 @@ impl Mdl {
     #[doc(alias = "IoFreeMdl")]
     pub fn into_buffer(self) -> Result<IoBuffer, Mdl> {
         let mut this = self;
-        if this.flags().contains(MdlFlags::PARTIAL) || Arc::get_mut(&mut this.memory).is_none() {
+        if !this.owns_its_memory() {
             return Err(this);
         }
         this.unlock();
