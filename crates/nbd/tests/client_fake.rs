@@ -224,7 +224,8 @@ fn dropping_the_disk_with_a_request_stuck_in_the_server_does_not_hang() {
     let socket = dir.path().join("S");
     serve(&socket, Script { stall_reads: true, ..Script::new(FLAG_SEND_FLUSH) });
     let timeout = Duration::from_millis(300);
-    let device = NbdDisk::create("stall", NbdOptions { uri: uri(&socket), timeout }).unwrap();
+    let options = NbdOptions { timeout, request_timeout: None, ..NbdOptions::new(uri(&socket)) };
+    let device = NbdDisk::create("stall", options).unwrap();
     let (tx, rx) = mpsc::channel();
     let read = irp::Irp::for_device(&device, irp::MajorFunction::Read)
         .with_parameters(irp::Parameters::Read { offset: 0, length: 512 })
@@ -234,4 +235,32 @@ fn dropping_the_disk_with_a_request_stuck_in_the_server_does_not_hang() {
     drop(device);
     assert!(start.elapsed() < Duration::from_secs(5), "drop took {:?}", start.elapsed());
     assert_eq!(rx.recv_timeout(Duration::from_secs(1)).unwrap().status(), Status::CONNECTION_RESET);
+}
+
+#[test]
+fn a_server_that_stops_answering_is_given_up_after_the_request_timeout_and_the_next_request_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("S");
+    let log = serve(&socket, Script { stall_reads: true, ..Script::new(FLAG_SEND_FLUSH) });
+    let limit = Duration::from_millis(400);
+    let options = NbdOptions { request_timeout: Some(limit), ..NbdOptions::new(uri(&socket)) };
+    let device = NbdDisk::create("silent", options).unwrap();
+    let (_io, h) = client_support::open_device(&device);
+    // Answered requests keep the connection: nothing is owed between them.
+    h.write(0, &[3; 512]).unwrap();
+    std::thread::sleep(limit * 2);
+    h.flush_buffers().unwrap();
+    // A read the server never answers fails once nothing arrived for the limit.
+    let start = Instant::now();
+    assert_eq!(h.read(0, 512).unwrap_err(), Status::IO_TIMEOUT);
+    let took = start.elapsed();
+    assert!(took >= limit && took < limit * 3, "gave up after {took:?} (limit {limit:?})");
+    // Everything acknowledged was flushed: nothing is lost, and the next request
+    // reconnects.
+    assert!(!device.driver_as::<NbdDisk>().unwrap().lost_writes());
+    h.write(512, &[4; 512]).unwrap();
+    h.flush_buffers().unwrap();
+    let log = wait_for(&log, 6);
+    assert_eq!(on(&log, 0), [(CMD_WRITE, 0), (CMD_FLUSH, 0), (CMD_READ, 0)], "{log:?}");
+    assert_eq!(on(&log, 1), [(CMD_WRITE, 0), (CMD_FLUSH, 0)], "{log:?}");
 }

@@ -1,4 +1,4 @@
-//! The factory of the NBD client disk: `nbd(uri=...,timeout=5s)`.
+//! The factory of the NBD client disk: `nbd(uri=...,timeout=5s,request_timeout=2m)`.
 
 use irp::DeviceRef;
 use nbd::client::{NbdDisk, NbdOptions, NbdUri, Transport};
@@ -25,6 +25,13 @@ pub const NBD: DriverFactory = DriverFactory {
             default: Some("5s"),
             help: "bounds connecting and the handshake (also on reconnection)",
         },
+        ParamDoc {
+            key: "request_timeout",
+            kind: ParamKind::Duration,
+            default: Some("2m"),
+            help: "a connection with requests in flight on which nothing arrives for this long is lost: they fail \
+                   with STATUS_IO_TIMEOUT and the next request reconnects (0: wait forever)",
+        },
     ],
     kind: LayerKind::Bottom,
     build: build_nbd,
@@ -50,6 +57,9 @@ fn build_nbd(
             return Err(p.invalid("timeout", "must be longer than zero"));
         }
         options.timeout = timeout;
+    }
+    if let Some(limit) = p.get_duration("request_timeout")? {
+        options.request_timeout = (!limit.is_zero()).then_some(limit);
     }
     NbdDisk::create(ctx.device_name(), options).map_err(|e| SpecError::build_failed(layer, e))
 }

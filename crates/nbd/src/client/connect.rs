@@ -6,7 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use super::error::NbdError;
-use super::stream::Stream;
+use super::stream::{NoWait, Stream};
 use super::uri::NbdUri;
 use crate::consts::{
     DEFAULT_MAX_PAYLOAD, EXPORT_NAME_REPLY_LEN, EXPORT_NAME_REPLY_ZEROES, FLAG_CAN_MULTI_CONN,
@@ -195,7 +195,7 @@ impl Handshake<'_> {
             .map_err(self.io("reading the reply to NBD_OPT_EXPORT_NAME (is the export name right?)"))?;
         if !no_zeroes {
             self.stream
-                .skip(EXPORT_NAME_REPLY_ZEROES as u64)
+                .skip(EXPORT_NAME_REPLY_ZEROES as u64, &mut NoWait)
                 .map_err(self.io("reading the reply to NBD_OPT_EXPORT_NAME"))?;
         }
         let (size, flags) = decode_export_name_reply(&reply);

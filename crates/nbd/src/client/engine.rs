@@ -42,6 +42,8 @@ pub(super) struct Shared {
     pub(super) name: String,
     pub(super) uri: NbdUri,
     pub(super) timeout: Duration,
+    /// See [`NbdOptions::request_timeout`](super::NbdOptions::request_timeout).
+    pub(super) request_timeout: Option<Duration>,
     /// The export as first negotiated; a reconnection must find the same.
     pub(super) initial: ExportInfo,
     queue: Mutex<Queue>,
@@ -66,11 +68,18 @@ struct Request {
 }
 
 impl Shared {
-    pub(super) fn new(name: &str, uri: NbdUri, timeout: Duration, initial: ExportInfo) -> Shared {
+    pub(super) fn new(
+        name: &str,
+        uri: NbdUri,
+        timeout: Duration,
+        request_timeout: Option<Duration>,
+        initial: ExportInfo,
+    ) -> Shared {
         Shared {
             name: name.to_owned(),
             uri,
             timeout,
+            request_timeout,
             initial,
             queue: Mutex::default(),
             ready: Condvar::new(),

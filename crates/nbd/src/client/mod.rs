@@ -59,6 +59,9 @@ pub use self::error::{NbdError, status_from_nbd_error};
 use self::plan::Op;
 pub use self::uri::{DEFAULT_PORT, NbdUri, Transport, UriError, UriErrorKind};
 
+/// How long requests may go unanswered before the connection counts as lost.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How to reach an export.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NbdOptions {
@@ -66,12 +69,15 @@ pub struct NbdOptions {
     pub uri: NbdUri,
     /// Bounds connecting and each step of the handshake (default 5 s).
     pub timeout: Duration,
+    /// A connection with requests in flight on which nothing arrives (and nothing can
+    /// be sent) for this long is lost (default 2 min; `None`: wait forever).
+    pub request_timeout: Option<Duration>,
 }
 
 impl NbdOptions {
-    /// `uri` with the default timeout.
+    /// `uri` with the default timeouts.
     pub fn new(uri: NbdUri) -> NbdOptions {
-        NbdOptions { uri, timeout: Duration::from_secs(5) }
+        NbdOptions { uri, timeout: Duration::from_secs(5), request_timeout: Some(DEFAULT_REQUEST_TIMEOUT) }
     }
 }
 
@@ -87,9 +93,14 @@ impl NbdDisk {
     /// Connects to the export and starts the reader and writer threads (named after
     /// `name`). Fails if the server cannot be reached or refuses the export.
     pub fn connect(name: &str, options: &NbdOptions) -> Result<NbdDisk, NbdError> {
-        let NbdOptions { uri, timeout } = options;
+        let NbdOptions { uri, timeout, request_timeout } = options;
         if timeout.is_zero() {
             return Err(NbdError::InvalidOption("the timeout must be longer than zero".to_owned()));
+        }
+        if request_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(NbdError::InvalidOption(
+                "the request timeout must be longer than zero (or none, to wait forever)".to_owned(),
+            ));
         }
         let (stream, info) = connect::connect(uri, *timeout)?;
         tracing::debug!(
@@ -103,7 +114,7 @@ impl NbdDisk {
                  (flushes fail with STATUS_NOT_SUPPORTED)"
             );
         }
-        let shared = Arc::new(engine::Shared::new(name, uri.clone(), *timeout, info));
+        let shared = Arc::new(engine::Shared::new(name, uri.clone(), *timeout, *request_timeout, info));
         let threads = |source| NbdError::Threads { uri: uri.clone(), source };
         let first = conn::Connection::start(Arc::clone(&shared), stream, info, 1).map_err(threads)?;
         let writer = engine::Writer::new(Arc::clone(&shared), Arc::clone(&first));

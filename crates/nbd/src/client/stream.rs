@@ -49,14 +49,20 @@ impl Stream {
 
     /// Sets (or clears, with `None`) the read and write timeouts.
     pub(super) fn set_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_io_timeouts(timeout, timeout)
+    }
+
+    /// Sets how long one read may block before it returns a timeout (the reader's
+    /// polling period; `None`: forever), and how long one send may block.
+    pub(super) fn set_io_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => {
-                s.set_read_timeout(timeout)?;
-                s.set_write_timeout(timeout)
+                s.set_read_timeout(read)?;
+                s.set_write_timeout(write)
             }
             Stream::Unix(s) => {
-                s.set_read_timeout(timeout)?;
-                s.set_write_timeout(timeout)
+                s.set_read_timeout(read)?;
+                s.set_write_timeout(write)
             }
         }
     }
@@ -92,20 +98,66 @@ impl Stream {
         self.write_all_vectored(&mut [IoSlice::new(buf)])
     }
 
-    /// Fills `buf`; the server closing the connection is `UnexpectedEof`.
+    /// Fills `buf`; the server closing the connection is `UnexpectedEof`, and a read
+    /// timeout ends it.
     pub(super) fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => (&*s).read_exact(buf),
-            Stream::Unix(s) => (&*s).read_exact(buf),
-        }
+        self.read_exact_watched(buf, &mut NoWait)
     }
 
-    /// Reads and drops `len` bytes (a payload nobody can take).
-    pub(super) fn skip(&self, len: u64) -> io::Result<()> {
-        let copied = match self {
-            Stream::Tcp(s) => io::copy(&mut s.take(len), &mut io::sink())?,
-            Stream::Unix(s) => io::copy(&mut s.take(len), &mut io::sink())?,
-        };
-        if copied < len { Err(io::ErrorKind::UnexpectedEof.into()) } else { Ok(()) }
+    /// Fills `buf`; the server closing the connection is `UnexpectedEof`. A read that
+    /// returns after the socket's read timeout without data calls `waited`, which gives
+    /// up (its error is returned) or lets the read go on; `arrived` is set whenever
+    /// bytes come in.
+    pub(super) fn read_exact_watched(&self, buf: &mut [u8], watch: &mut dyn Watch) -> io::Result<()> {
+        let mut got = 0;
+        while got < buf.len() {
+            let read = match self {
+                Stream::Tcp(s) => (&*s).read(&mut buf[got..]),
+                Stream::Unix(s) => (&*s).read(&mut buf[got..]),
+            };
+            match read {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    got += n;
+                    watch.arrived();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    watch.waited()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and drops `len` bytes (a payload nobody can take), watched as
+    /// [`read_exact_watched`](Self::read_exact_watched) is.
+    pub(super) fn skip(&self, mut len: u64, watch: &mut dyn Watch) -> io::Result<()> {
+        let mut sink = [0; 8192];
+        while len > 0 {
+            let n = len.min(sink.len() as u64) as usize;
+            self.read_exact_watched(&mut sink[..n], watch)?;
+            len -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Watches a read for a server that stopped answering.
+pub(super) trait Watch {
+    /// Bytes arrived.
+    fn arrived(&mut self);
+    /// A read timed out without data: `Err` gives up.
+    fn waited(&mut self) -> io::Result<()>;
+}
+
+/// A read timeout ends the read (the handshake's steps are bounded this way).
+pub(super) struct NoWait;
+
+impl Watch for NoWait {
+    fn arrived(&mut self) {}
+    fn waited(&mut self) -> io::Result<()> {
+        Err(io::ErrorKind::TimedOut.into())
     }
 }

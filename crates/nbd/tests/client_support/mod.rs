@@ -94,10 +94,16 @@ impl Drop for Server {
 /// The client disk on `uri`, registered as "d" and opened read-write.
 pub fn open(uri: NbdUri) -> (IoManager, DeviceRef, Handle) {
     let device = NbdDisk::create("nbd0", NbdOptions::new(uri)).expect("connect to the NBD server");
-    let io = IoManager::new();
-    io.register("d", &device).unwrap();
-    let handle = io.open("d", Access::READ_WRITE).unwrap();
+    let (io, handle) = open_device(&device);
     (io, device, handle)
+}
+
+/// Registers `device` with a new I/O manager and opens it for reading and writing.
+pub fn open_device(device: &DeviceRef) -> (IoManager, Handle) {
+    let io = IoManager::new();
+    io.register("d", device).unwrap();
+    let handle = io.open("d", Access::READ_WRITE).unwrap();
+    (io, handle)
 }
 
 /// Bytes that differ with `seed` and position.

@@ -111,6 +111,9 @@ impl Connection {
         generation: u64,
     ) -> io::Result<Arc<Connection>> {
         let name = format!("{}-nbd-rx{generation}", shared.name);
+        if let Some(limit) = shared.request_timeout {
+            stream.set_io_timeouts(Some(reader::poll_period(limit)), Some(limit))?;
+        }
         let conn = Arc::new(Connection {
             info,
             generation,
@@ -226,7 +229,15 @@ impl Connection {
             self.send_parts(&plan, first_cookie, kept.as_ref())
         };
         if let Err(e) = sent {
-            tracing::error!(uri = %self.shared.uri, "sending a request failed: {e}");
+            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                tracing::error!(
+                    uri = %self.shared.uri,
+                    "sending a request failed: the server read nothing for the request timeout ({:?})",
+                    self.shared.request_timeout.unwrap_or_default()
+                );
+            } else {
+                tracing::error!(uri = %self.shared.uri, "sending a request failed: {e}");
+            }
             self.shut_down();
         }
         if let Some(irp) = kept {

@@ -4,12 +4,14 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use irp::{Irp, Mdl, Status};
 
 use super::{Connection, INTERNAL, complete};
 use crate::client::engine::mark_nbd_thread;
 use crate::client::error::status_from_nbd_error;
+use crate::client::stream::Watch;
 use crate::consts::{CMD_FLUSH, CMD_TRIM, CMD_WRITE, CMD_WRITE_ZEROES, ESHUTDOWN, SIMPLE_REPLY_LEN};
 use crate::transmission::{SimpleReply, decode_simple_reply};
 
@@ -18,34 +20,45 @@ impl Connection {
     pub(super) fn read_replies(self: Arc<Self>) {
         mark_nbd_thread();
         let mut header = [0; SIMPLE_REPLY_LEN];
-        let why = loop {
-            if let Err(e) = self.stream.read_exact(&mut header) {
-                break match e.kind() {
-                    io::ErrorKind::UnexpectedEof => "the server closed the connection".to_owned(),
-                    _ => format!("reading a reply failed: {e}"),
-                };
+        let mut watch = Unanswered { conn: &self, last_byte: Instant::now(), fresh: false };
+        let (why, status) = loop {
+            if let Err(e) = self.stream.read_exact_watched(&mut header, &mut watch) {
+                break lost(e, "reading a reply failed");
             }
             let reply = match decode_simple_reply(&header) {
                 Ok(reply) => reply,
-                Err(e) => break format!("the server sent a bad reply header: {e}"),
+                Err(e) => {
+                    break (format!("the server sent a bad reply header: {e}"), Status::CONNECTION_RESET);
+                }
             };
-            if let Err(why) = self.on_reply(reply) {
-                break why;
+            if let Err(lost) = self.on_reply(reply, &mut watch) {
+                break lost;
             }
         };
-        self.fail_all(&why);
+        if status == Status::IO_TIMEOUT {
+            // The server may still be there: it is told, and a send blocked on it ends.
+            self.shut_down();
+        }
+        self.fail_all(&why, status);
     }
 
-    fn on_reply(&self, reply: SimpleReply) -> Result<(), String> {
+    /// Whether requests are in flight (the server owes an answer).
+    fn owed(&self) -> bool {
+        let s = self.lock();
+        !s.parts.is_empty() || !s.pending.is_empty()
+    }
+
+    fn on_reply(&self, reply: SimpleReply, watch: &mut Unanswered<'_>) -> Result<(), (String, Status)> {
         let mut s = self.lock();
         let Some(part) = s.parts.remove(&reply.cookie) else {
-            return Err(format!("the server answered an unknown cookie {:#x}", reply.cookie));
+            let why = format!("the server answered an unknown cookie {:#x}", reply.cookie);
+            return Err((why, Status::CONNECTION_RESET));
         };
         let mut status = status_from_nbd_error(reply.error, part.command);
         if let (Some((offset, len)), 0) = (part.read, reply.error) {
             let mut irp = s.pending.get_mut(&part.id).and_then(|p| p.irp.take());
             drop(s);
-            let received = self.receive_data(irp.as_mut(), offset, len);
+            let received = self.receive_data(irp.as_mut(), offset, len, watch);
             s = self.lock();
             if let Some(p) = s.pending.get_mut(&part.id) {
                 p.irp = irp.take();
@@ -55,7 +68,7 @@ impl Connection {
                 orphan.complete(Status::CONNECTION_RESET); // unreachable: reads stay in the table
                 s = self.lock();
             }
-            status = received.map_err(|e| format!("reading the data of a reply failed: {e}"))?;
+            status = received.map_err(|e| lost(e, "reading the data of a reply failed"))?;
         }
         if reply.error == ESHUTDOWN && !s.retiring {
             tracing::warn!(uri = %self.shared.uri, "the NBD server is shutting down; disconnecting");
@@ -90,16 +103,23 @@ impl Connection {
 
     /// Reads a reply's data into the IRP's MDL (or drops it when there is nowhere to
     /// put it, failing the request).
-    fn receive_data(&self, irp: Option<&mut Irp>, offset: usize, len: u32) -> io::Result<Status> {
+    fn receive_data(
+        &self,
+        irp: Option<&mut Irp>,
+        offset: usize,
+        len: u32,
+        watch: &mut Unanswered<'_>,
+    ) -> io::Result<Status> {
         let end = offset + len as usize;
         match irp.and_then(Irp::mdl_mut).and_then(Mdl::bytes_mut).and_then(|b| b.get_mut(offset..end)) {
-            Some(buf) => self.stream.read_exact(buf).map(|()| Status::SUCCESS),
-            None => self.stream.skip(len.into()).map(|()| Status::INVALID_PARAMETER),
+            Some(buf) => self.stream.read_exact_watched(buf, watch).map(|()| Status::SUCCESS),
+            None => self.stream.skip(len.into(), watch).map(|()| Status::INVALID_PARAMETER),
         }
     }
 
-    /// The connection is over: fails everything in flight.
-    fn fail_all(&self, why: &str) {
+    /// The connection is over: fails everything in flight with `status` (unless it
+    /// already failed).
+    fn fail_all(&self, why: &str, status: Status) {
         let mut s = self.lock();
         let expected = s.closing || s.disc_sent;
         if !expected && s.acked_writes > s.flushed_upto {
@@ -112,7 +132,7 @@ impl Connection {
         for p in s.pending.values_mut() {
             p.parts_left = 0;
             if p.status.is_success() {
-                p.status = Status::CONNECTION_RESET;
+                p.status = status;
             }
         }
         let ready: Vec<u64> = s.pending.iter().filter(|(_, p)| p.irp.is_some()).map(|(&id, _)| id).collect();
@@ -125,7 +145,7 @@ impl Connection {
             tracing::error!(
                 %uri,
                 "NBD connection to {uri} lost: {why}; {in_flight} requests in flight fail with \
-                 STATUS_CONNECTION_RESET; the next request reconnects"
+                 {status}; the next request reconnects"
             );
         }
         for done in failed {
@@ -133,4 +153,58 @@ impl Connection {
         }
         self.shared.wake();
     }
+}
+
+/// Why a read ended the connection, and the status what was in flight fails with.
+fn lost(e: io::Error, doing: &str) -> (String, Status) {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            ("the server closed the connection".to_owned(), Status::CONNECTION_RESET)
+        }
+        io::ErrorKind::TimedOut => (e.to_string(), Status::IO_TIMEOUT),
+        _ => (format!("{doing}: {e}"), Status::CONNECTION_RESET),
+    }
+}
+
+/// The reader's watch for a server that stopped answering: with requests in flight
+/// and nothing arriving for the request timeout, the read gives up (`TimedOut`). Reads
+/// time out every [`poll_period`]; arrivals are only flagged (no clock read per reply)
+/// and dated at the next timeout, so the limit is overshot by at most one period.
+pub(super) struct Unanswered<'a> {
+    conn: &'a Connection,
+    last_byte: Instant,
+    fresh: bool,
+}
+
+impl Watch for Unanswered<'_> {
+    fn arrived(&mut self) {
+        self.fresh = true;
+    }
+
+    fn waited(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        let Some(limit) = self.conn.shared.request_timeout else { return Ok(()) };
+        if std::mem::take(&mut self.fresh) || !self.conn.owed() {
+            // Something arrived since the last look, or nothing is owed: the clock
+            // (re)starts now.
+            self.last_byte = now;
+            return Ok(());
+        }
+        let silent = now.duration_since(self.last_byte);
+        if silent < limit {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the server answered nothing for {silent:.1?} with requests in flight (request timeout {limit:?})"
+            ),
+        ))
+    }
+}
+
+/// How often the reader looks at an unanswering server: a quarter of the request
+/// timeout, between 10 ms and 1 s.
+pub(super) fn poll_period(request_timeout: Duration) -> Duration {
+    (request_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
