@@ -14,6 +14,11 @@ plugin (flush = fdatasync), nbdkit's cache filter in writeback mode, qemu-nbd wi
 --cache=writeback). Servers are started and killed by PID; only Unix sockets are used.
 Each workload runs on every server back to back, each on a fresh start after a sync, in a
 rotated order per round; the median of the rounds is reported.
+
+--references adds servers that are NOT durable, to show where the ceiling is on this
+machine (never counted as peers): irpstack's same stack with the device sync dropped below
+the cache (`fault(flush=drop)`: every write-back round still runs), irpstack over memory,
+and nbdkit's null plugin (no storage at all: the NBD transport and the client alone).
 """
 import argparse
 import json
@@ -48,6 +53,17 @@ def servers(image, sock):
                           "file", f"file={image}", "cache=writeback"]),
         ("qemu-nbd", ["qemu-nbd", "--persistent", "--shared=16", f"--socket={sock}", "--format=raw",
                       "--cache=writeback", "--aio=io_uring", image]),
+    ]
+
+
+def references(image, sock, size):
+    """Servers that are not durable: what the same client reaches without the device sync,
+    without storage, and without any work (the transport's own ceiling)."""
+    nosync = f"cache(size=256M) / fault(flush=drop) / file(path={image})"
+    return [
+        ("irp-nosync*", [IRPSTACK, "serve", "--socket", sock, "--stack", nosync]),
+        ("irp-memory*", [IRPSTACK, "serve", "--socket", sock, "--stack", f"memory(size={size})"]),
+        ("nbdkit-null*", ["nbdkit", "--foreground", "--exit-with-parent", "--unix", sock, "null", f"size={size}"]),
     ]
 
 
@@ -93,6 +109,8 @@ def main():
     ap.add_argument("--dir", default=os.path.join(ROOT, "target"))
     ap.add_argument("--json", action="store_true", help="one JSON object per row")
     ap.add_argument("--only", help="comma-separated workloads to run (default: all)")
+    ap.add_argument("--references", action="store_true",
+                    help="also run servers that are not durable (marked *), to show the ceiling here")
     args = ap.parse_args()
     for tool in ["fio", "nbdkit", "qemu-nbd", "qemu-img"]:
         if not shutil.which(tool):
@@ -120,7 +138,7 @@ def main():
         # each on a fresh start after a sync, so that no server inherits another's dirty
         # page cache or runs under different conditions; the median of the rounds counts.
         runs = {}
-        all_servers = servers(image, sock)
+        all_servers = servers(image, sock) + (references(image, sock, args.size) if args.references else [])
         for workload, fio_args, metric in workloads:
             for round_ in range(args.rounds):
                 order = all_servers[round_ % len(all_servers):] + all_servers[:round_ % len(all_servers)]
@@ -137,8 +155,8 @@ def main():
             results[key] = statistics.median(values)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    names = [n for n, _ in servers(image, sock)]
-    peers = [n for n in names if n != "irpstack"]
+    peers = [n for n, _ in servers(image, sock) if n != "irpstack"]
+    names = [n for n, _ in all_servers]
     rows = []
     for workload, _, metric in workloads:
         best = max(peers, key=lambda p: results[(p, workload)])
@@ -156,6 +174,8 @@ def main():
         print(f"{workload:<20} {metric:<5}{cells}  {ratio:>8.2f}x {best}")
     print(f"\nfio nbd engine, Unix socket, {args.seconds} s per run, median of {args.rounds} rounds, "
           f"{args.size} image; ratio = irpstack / best peer")
+    if args.references:
+        print("* not durable: references for the ceiling on this machine, never counted as peers")
 
 
 if __name__ == "__main__":
