@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use irp::{MajorFunction, Status};
 
+use crate::spec::units;
+
 /// Errors configuring a fault filter.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -370,22 +372,8 @@ fn parse_rate(s: &str) -> Option<f64> {
     (0.0..=1.0).contains(&rate).then_some(rate)
 }
 
-/// Parses a duration: a number and a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`/`min`,
-/// `h`); a bare `0` is accepted, other bare numbers are refused as ambiguous.
+/// Parses a duration with its unit, as stack specs do ([`units::parse_duration`]: `5ms`,
+/// `1.5s`, `200us`; a bare `0` is accepted).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let at = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, unit) = s.split_at(at);
-    let value: f64 = number.parse().map_err(|_| "expected a number and a unit, e.g. 5ms".to_owned())?;
-    let scale = match unit.trim() {
-        "" if value == 0.0 => 0.0,
-        "" => return Err("a duration needs a unit: ns, us, ms, s, m or h".into()),
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("unknown unit {other:?} (ns, us, ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| e.to_string())
+    units::parse_duration(s).map_err(|e| e.0)
 }
