@@ -260,7 +260,7 @@ fn a_server_that_stops_answering_is_given_up_after_the_request_timeout_and_the_n
     assert!(!device.driver_as::<NbdDisk>().unwrap().lost_writes());
     h.write(512, &[4; 512]).unwrap();
     h.flush_buffers().unwrap();
-    let log = wait_for(&log, 6);
+    let log = wait_for(&log, 5);
     assert_eq!(on(&log, 0), [(CMD_WRITE, 0), (CMD_FLUSH, 0), (CMD_READ, 0)], "{log:?}");
     assert_eq!(on(&log, 1), [(CMD_WRITE, 0), (CMD_FLUSH, 0)], "{log:?}");
 }

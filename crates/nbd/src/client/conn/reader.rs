@@ -20,7 +20,7 @@ impl Connection {
     pub(super) fn read_replies(self: Arc<Self>) {
         mark_nbd_thread();
         let mut header = [0; SIMPLE_REPLY_LEN];
-        let mut watch = Unanswered { conn: &self, last_byte: Instant::now(), fresh: false };
+        let mut watch = Unanswered { conn: &self, since: None, fresh: false };
         let (why, status) = loop {
             if let Err(e) = self.stream.read_exact_watched(&mut header, &mut watch) {
                 break lost(e, "reading a reply failed");
@@ -168,11 +168,14 @@ fn lost(e: io::Error, doing: &str) -> (String, Status) {
 
 /// The reader's watch for a server that stopped answering: with requests in flight
 /// and nothing arriving for the request timeout, the read gives up (`TimedOut`). Reads
-/// time out every [`poll_period`]; arrivals are only flagged (no clock read per reply)
-/// and dated at the next timeout, so the limit is overshot by at most one period.
+/// time out every [`poll_period`]. The clock starts at the first timeout that finds
+/// something owed, and restarts at the first one after bytes arrived (arrivals are only
+/// flagged: no clock read per reply). So a connection is never given up early, and at
+/// most two periods late.
 pub(super) struct Unanswered<'a> {
     conn: &'a Connection,
-    last_byte: Instant,
+    /// When the clock started; `None` while nothing is owed.
+    since: Option<Instant>,
     fresh: bool,
 }
 
@@ -182,15 +185,18 @@ impl Watch for Unanswered<'_> {
     }
 
     fn waited(&mut self) -> io::Result<()> {
-        let now = Instant::now();
         let Some(limit) = self.conn.shared.request_timeout else { return Ok(()) };
-        if std::mem::take(&mut self.fresh) || !self.conn.owed() {
-            // Something arrived since the last look, or nothing is owed: the clock
-            // (re)starts now.
-            self.last_byte = now;
+        if !self.conn.owed() {
+            self.since = None;
+            self.fresh = false;
             return Ok(());
         }
-        let silent = now.duration_since(self.last_byte);
+        let now = Instant::now();
+        if std::mem::take(&mut self.fresh) {
+            self.since = Some(now);
+            return Ok(());
+        }
+        let silent = now.duration_since(*self.since.get_or_insert(now));
         if silent < limit {
             return Ok(());
         }
