@@ -172,7 +172,7 @@ fn lost(e: io::Error, doing: &str) -> (String, Status) {
 /// something owed, and restarts at the first one after bytes arrived (arrivals are only
 /// flagged: no clock read per reply). So a connection is never given up early, and at
 /// most two periods late.
-pub(super) struct Unanswered<'a> {
+struct Unanswered<'a> {
     conn: &'a Connection,
     /// When the clock started; `None` while nothing is owed.
     since: Option<Instant>,
