@@ -106,7 +106,7 @@ impl Stream {
 
     /// Fills `buf`; the server closing the connection is `UnexpectedEof`. A read that
     /// returns after the socket's read timeout without data calls `waited`, which gives
-    /// up (its error is returned) or lets the read go on; `arrived` is set whenever
+    /// up (its error is returned) or lets the read go on; `arrived` is called whenever
     /// bytes come in.
     pub(super) fn read_exact_watched(&self, buf: &mut [u8], watch: &mut dyn Watch) -> io::Result<()> {
         let mut got = 0;
