@@ -223,6 +223,7 @@ impl Inner {
                 return Err(irp);
             }
             self.drop_clean(&mut s, offset, length as u64);
+            s.begin_write_below(self.block_range(offset, length as u64));
         }
         self.counters.bypassed.fetch_add(1, Ordering::Relaxed);
         irp.copy_current_location_to_next();
@@ -235,7 +236,9 @@ impl Inner {
     /// cache what they got (the epoch moves on).
     pub(super) fn write_around_done(&self, irp: Irp) -> Completion {
         if let irp::Parameters::Write { offset, length } = *irp.parameters() {
-            self.drop_clean(&mut self.store(), offset, u64::from(length));
+            let mut s = self.store();
+            self.drop_clean(&mut s, offset, u64::from(length));
+            s.end_write_below(self.block_range(offset, u64::from(length)));
         }
         Completion::Continue(irp)
     }
@@ -248,7 +251,9 @@ impl Inner {
     }
 
     /// Puts one block piece into the cache, reading the block first when the piece
-    /// covers only part of a block that is not cached.
+    /// covers only part of a block that is not cached. While a write around the cache
+    /// is changing that block below, what is below may predate it: the piece is written
+    /// down instead (the device orders the two writes; the block stays out of the cache).
     fn write_piece(&self, block: u64, within: usize, data: &[u8]) -> Result<(), Status> {
         let whole = within == 0 && data.len() == self.block_len(block);
         loop {
@@ -260,6 +265,10 @@ impl Inner {
                 if whole {
                     s.insert(block, data, true);
                     return Ok(());
+                }
+                if s.written_below(block) {
+                    drop(s);
+                    return lower::write(&self.lower, block * self.block_size() + within as u64, data);
                 }
                 s.epoch()
             };
@@ -323,9 +332,14 @@ impl Inner {
                     s.write(block, within, &zeros);
                 }
             });
+            s.begin_write_below(self.block_range(offset, length));
         }
         let irp = irp.forward_synchronously(&self.lower);
-        self.drop_clean(&mut self.store(), offset, length);
+        {
+            let mut s = self.store();
+            self.drop_clean(&mut s, offset, length);
+            s.end_write_below(self.block_range(offset, length));
+        }
         drop(pass);
         let st = irp.io_status();
         irp.complete_with(st.status, st.information)

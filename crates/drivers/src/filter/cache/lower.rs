@@ -28,6 +28,12 @@ pub(super) fn read(lower: &DeviceRef, offset: u64, len: usize) -> Result<Box<[u8
     Ok(mdl.bytes()[..len].into())
 }
 
+/// Writes `data` at `offset` to the lower device and waits for it.
+pub(super) fn write(lower: &DeviceRef, offset: u64, data: &[u8]) -> Result<(), Status> {
+    let mdl = Mdl::from_slice(data).map_err(|_| Status::INSUFFICIENT_RESOURCES)?;
+    lower.call_and_wait(write_irp(lower, offset, mdl)).status().ok()
+}
+
 /// Sends a flush with `flags` to the lower device.
 pub(super) fn flush(lower: &DeviceRef, flags: FlushFlags) -> Status {
     let irp = Irp::for_device(lower, MajorFunction::FlushBuffers).with_flush_flags(flags);

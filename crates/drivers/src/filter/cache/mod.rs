@@ -10,7 +10,9 @@
 //!   Block-aligned writes of at least `bypass` bytes (1 MiB by default) go straight down
 //!   instead (write-around) when none of their blocks is dirty; the clean cached copies
 //!   are dropped first, and the following flush covers them like any write that
-//!   completed below. A write of at most `eager` bytes (64 KiB) that finds no block
+//!   completed below. While such a write (or a discard, or write-zeroes) is on its way
+//!   down, a partial write into one of its blocks goes down too instead of filling the
+//!   block from a disk that may still hold older data. A write of at most `eager` bytes (64 KiB) that finds no block
 //!   dirty is written behind by its own thread as soon as it has completed, followed by
 //!   a flush without device sync (a disk may start its device writes for it): a client
 //!   that writes a little and then flushes — a database commit, an fsync after a small

@@ -56,6 +56,10 @@ pub(super) struct Store {
     /// write-around, discard, write-zeroes): data read from below before that may be
     /// stale, and must not be inserted as a clean block.
     epoch: u64,
+    /// Blocks that a write around the cache (write-around, discard, write-zeroes) is
+    /// changing below right now, with how many such writes: what is below them may be
+    /// older than that write, so no partial write fills them from below meanwhile.
+    below: HashMap<u64, u32>,
 }
 
 impl Store {
@@ -71,6 +75,7 @@ impl Store {
             slab: Slab::new(block_size, capacity),
             epoch: 0,
             reading: HashMap::new(),
+            below: HashMap::new(),
         }
     }
 
@@ -78,21 +83,27 @@ impl Store {
     /// [`end_read`](Self::end_read) (the read's overlay needs the blocks that were dirty
     /// when it started, even if they are written back and clean by then).
     pub(super) fn begin_read(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        for block in blocks {
-            *self.reading.entry(block).or_insert(0) += 1;
-        }
+        count_in(&mut self.reading, blocks);
     }
 
     /// The read of `blocks` came back.
     pub(super) fn end_read(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        for block in blocks {
-            if let std::collections::hash_map::Entry::Occupied(mut e) = self.reading.entry(block) {
-                *e.get_mut() -= 1;
-                if *e.get() == 0 {
-                    e.remove();
-                }
-            }
-        }
+        count_out(&mut self.reading, blocks);
+    }
+
+    /// A write around the cache starts changing `blocks` below.
+    pub(super) fn begin_write_below(&mut self, blocks: std::ops::RangeInclusive<u64>) {
+        count_in(&mut self.below, blocks);
+    }
+
+    /// The write around the cache of `blocks` completed.
+    pub(super) fn end_write_below(&mut self, blocks: std::ops::RangeInclusive<u64>) {
+        count_out(&mut self.below, blocks);
+    }
+
+    /// Whether a write around the cache is changing `block` below right now.
+    pub(super) fn written_below(&self, block: u64) -> bool {
+        self.below.contains_key(&block)
     }
 
     /// The invalidation epoch: compare before inserting data read from below.
@@ -268,6 +279,25 @@ impl Store {
             self.bytes -= b.data.len() as u64;
             if let Some(b) = self.blocks.remove(&block) {
                 self.release(b.data);
+            }
+        }
+    }
+}
+
+/// Counts one more operation over each of `blocks`.
+fn count_in(counts: &mut HashMap<u64, u32>, blocks: std::ops::RangeInclusive<u64>) {
+    for block in blocks {
+        *counts.entry(block).or_insert(0) += 1;
+    }
+}
+
+/// Counts one operation over each of `blocks` as ended.
+fn count_out(counts: &mut HashMap<u64, u32>, blocks: std::ops::RangeInclusive<u64>) {
+    for block in blocks {
+        if let std::collections::hash_map::Entry::Occupied(mut e) = counts.entry(block) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
             }
         }
     }

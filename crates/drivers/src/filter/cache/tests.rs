@@ -424,3 +424,81 @@ fn a_failed_eager_write_behind_leaves_the_block_dirty_for_the_flush() {
     r.handle.flush_buffers().unwrap();
     assert_eq!(r.disk.durable_image()[4096..8192], [9; 4096]);
 }
+
+/// Holds writes of at least 8 KiB, and write-zeroes, for a while before sending them
+/// down, in a thread of their own.
+struct LateBulkWrites;
+impl LateBulkWrites {
+    fn late(device: &DeviceRef, mut irp: Irp) -> Status {
+        let lower = Arc::clone(device.lower().unwrap());
+        irp.mark_pending();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let done = irp.forward_synchronously(&lower);
+            let st = done.io_status();
+            done.complete_with(st.status, st.information);
+        });
+        Status::PENDING
+    }
+}
+impl Driver for LateBulkWrites {
+    fn write(&self, device: &DeviceRef, mut irp: Irp) -> Status {
+        if irp.mdl().is_none_or(|m| m.byte_count() < 8192) {
+            irp.skip_current_location();
+            return device.lower().unwrap().call(irp);
+        }
+        Self::late(device, irp)
+    }
+    fn write_zeroes(&self, device: &DeviceRef, irp: Irp) -> Status {
+        Self::late(device, irp)
+    }
+}
+
+/// The cache over a memory disk, with [`LateBulkWrites`] between them.
+fn late_bulk_rig() -> (IoManager, Handle) {
+    let disk = crate::disk::memory::MemoryDisk::create("mem", SIZE, 512).unwrap();
+    let late = Device::attach("late", LateBulkWrites, &disk).unwrap();
+    let cache = Cache::create("cache", CacheOptions { bypass: 8192, ..slow_lazy() }, &late).unwrap();
+    let io = IoManager::new();
+    io.register("disk", &cache).unwrap();
+    let handle = io.open("disk", Access::READ_WRITE).unwrap();
+    (io, handle)
+}
+
+/// A partial-block write that arrives while a write around the cache covering its block
+/// is still on its way down must not fill the block from below (the disk still has the
+/// data from before the write-around) and cache it: a flush would then write that older
+/// data back over the write-around's. Whatever the order of the two writes, the bytes
+/// only the write-around wrote end up with its data.
+#[test]
+fn a_partial_write_racing_a_write_around_does_not_bring_back_older_data() {
+    let (_io, handle) = late_bulk_rig();
+    let b = race_a_partial_write(&handle, |h| assert_eq!(h.write(0, &[7; 8192]).unwrap(), 8192));
+    assert!(b[..512] == [9; 512] || b[..512] == [7; 512], "one write or the other");
+    assert_eq!(b[512..], [7; 7680], "bytes only the write-around wrote lost its data");
+}
+
+/// The same race with write-zeroes, which also goes below the cache.
+#[test]
+fn a_partial_write_racing_write_zeroes_does_not_bring_back_older_data() {
+    let (_io, handle) = late_bulk_rig();
+    handle.write(0, &[5; 4096]).unwrap();
+    handle.flush_buffers().unwrap();
+    let b = race_a_partial_write(&handle, |h| h.write_zeroes(0, 8192, irp::RequestFlags::NONE).unwrap());
+    assert!(b[..512] == [9; 512] || b[..512] == [0; 512], "one request or the other");
+    assert_eq!(b[512..], [0; 7680], "bytes only the write-zeroes wrote lost its zeroes");
+}
+
+/// Runs `below` (a request of 8 KiB at 0 that goes below the cache, held back by
+/// [`LateBulkWrites`]) and, while it is held, a 512-byte write of 9s at 0; then flushes
+/// and returns what the first 8 KiB read.
+fn race_a_partial_write(handle: &Handle, below: impl FnOnce(&Handle) + Send) -> Vec<u8> {
+    std::thread::scope(|scope| {
+        let below = scope.spawn(|| below(handle));
+        std::thread::sleep(Duration::from_millis(50));
+        handle.write(0, &[9; 512]).unwrap();
+        below.join().unwrap();
+    });
+    handle.flush_buffers().unwrap();
+    handle.read(0, 8192).unwrap().bytes().to_vec()
+}
