@@ -56,10 +56,11 @@ pub(super) struct Store {
     /// write-around, discard, write-zeroes): data read from below before that may be
     /// stale, and must not be inserted as a clean block.
     epoch: u64,
-    /// Blocks that a write around the cache (write-around, discard, write-zeroes) is
-    /// changing below right now, with how many such writes: what is below them may be
-    /// older than that write, so no partial write fills them from below meanwhile.
-    below: HashMap<u64, u32>,
+    /// The block ranges that writes around the cache (write-around, discard,
+    /// write-zeroes) are changing below right now, one entry per write (few: at most the
+    /// requests in flight): what is below them may be older than those writes, so no
+    /// partial write fills them from below meanwhile.
+    below: Vec<std::ops::RangeInclusive<u64>>,
 }
 
 impl Store {
@@ -75,7 +76,7 @@ impl Store {
             slab: Slab::new(block_size, capacity),
             epoch: 0,
             reading: HashMap::new(),
-            below: HashMap::new(),
+            below: Vec::new(),
         }
     }
 
@@ -83,27 +84,38 @@ impl Store {
     /// [`end_read`](Self::end_read) (the read's overlay needs the blocks that were dirty
     /// when it started, even if they are written back and clean by then).
     pub(super) fn begin_read(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        count_in(&mut self.reading, blocks);
+        for block in blocks {
+            *self.reading.entry(block).or_insert(0) += 1;
+        }
     }
 
     /// The read of `blocks` came back.
     pub(super) fn end_read(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        count_out(&mut self.reading, blocks);
+        for block in blocks {
+            if let std::collections::hash_map::Entry::Occupied(mut e) = self.reading.entry(block) {
+                *e.get_mut() -= 1;
+                if *e.get() == 0 {
+                    e.remove();
+                }
+            }
+        }
     }
 
     /// A write around the cache starts changing `blocks` below.
     pub(super) fn begin_write_below(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        count_in(&mut self.below, blocks);
+        self.below.push(blocks);
     }
 
     /// The write around the cache of `blocks` completed.
     pub(super) fn end_write_below(&mut self, blocks: std::ops::RangeInclusive<u64>) {
-        count_out(&mut self.below, blocks);
+        if let Some(at) = self.below.iter().position(|r| *r == blocks) {
+            self.below.swap_remove(at);
+        }
     }
 
     /// Whether a write around the cache is changing `block` below right now.
     pub(super) fn written_below(&self, block: u64) -> bool {
-        self.below.contains_key(&block)
+        self.below.iter().any(|r| r.contains(&block))
     }
 
     /// The invalidation epoch: compare before inserting data read from below.
@@ -284,25 +296,6 @@ impl Store {
     }
 }
 
-/// Counts one more operation over each of `blocks`.
-fn count_in(counts: &mut HashMap<u64, u32>, blocks: std::ops::RangeInclusive<u64>) {
-    for block in blocks {
-        *counts.entry(block).or_insert(0) += 1;
-    }
-}
-
-/// Counts one operation over each of `blocks` as ended.
-fn count_out(counts: &mut HashMap<u64, u32>, blocks: std::ops::RangeInclusive<u64>) {
-    for block in blocks {
-        if let std::collections::hash_map::Entry::Occupied(mut e) = counts.entry(block) {
-            *e.get_mut() -= 1;
-            if *e.get() == 0 {
-                e.remove();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +372,17 @@ mod tests {
         s.evict_to(0);
         assert!(s.get(1).is_none() && s.get(2).is_none());
         assert!(s.reading.is_empty());
+    }
+
+    #[test]
+    fn blocks_written_below_are_known_until_each_write_ends() {
+        let mut s = Store::new(4096, 1 << 20);
+        s.begin_write_below(0..=3);
+        s.begin_write_below(2..=5);
+        assert!(s.written_below(0) && s.written_below(5) && !s.written_below(6));
+        s.end_write_below(0..=3);
+        assert!(!s.written_below(0) && s.written_below(2), "the other write still runs");
+        s.end_write_below(2..=5);
+        assert!(!s.written_below(2));
     }
 }
