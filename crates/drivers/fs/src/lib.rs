@@ -1,0 +1,15 @@
+//! # fs — the irpstack file system
+//!
+//! The on-disk format is ext4 (the features `mkfs.ext4` sets by default on Debian 12), journaled
+//! with jbd2 in ordered mode, so `e2fsck`, `debugfs` and the Linux kernel check our work.
+//!
+//! Layers, bottom up:
+//! - [`device`]: the block device the on-disk code reads and writes ([`BlockDevice`]).
+//! - [`csum`]: crc32c as ext4 and jbd2 use it (metadata_csum).
+
+#![warn(missing_docs)]
+
+pub mod csum;
+pub mod device;
+
+pub use device::{BlockDevice, DeviceIoError, MemoryDevice};
