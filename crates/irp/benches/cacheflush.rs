@@ -3,7 +3,7 @@
 //! prints GB/s next to memcpy).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use irp::cache::{available_methods, drain, flush_with};
+use irp::cpu_cache::{available_methods, drain, flush_with};
 
 fn cacheflush(c: &mut Criterion) {
     let mut group = c.benchmark_group("cacheflush");

@@ -7,7 +7,7 @@ use std::sync::mpsc::Sender;
 use crate::Status;
 use crate::device::{Device, DeviceRef};
 use crate::function::MajorFunction;
-use crate::irp::{CompletedIrp, CompletionRoutine, InvokeOn, Irp, Sink};
+use crate::request::{CompletedIrp, CompletionRoutine, InvokeOn, Irp, Sink};
 use crate::verifier::Rule;
 
 impl Device {
@@ -55,7 +55,7 @@ impl Device {
 
     fn check_pending_rules(
         &self,
-        shared: &crate::irp::IrpShared,
+        shared: &crate::request::IrpShared,
         index: usize,
         epoch: u32,
         major: MajorFunction,

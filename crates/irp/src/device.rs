@@ -49,7 +49,7 @@ impl std::ops::BitOr for Characteristics {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeviceError {
-    /// The stack would exceed [`crate::irp::MAX_STACK_SIZE`].
+    /// The stack would exceed [`crate::request::MAX_STACK_SIZE`].
     #[error("cannot attach {name:?}: the stack would have {size} locations (at most {max})")]
     StackTooDeep {
         /// The device being attached.
@@ -189,11 +189,11 @@ impl DeviceBuilder {
     ) -> Result<DeviceRef, DeviceError> {
         let name = self.name;
         let stack_size = lower.as_ref().map_or(1, |l| l.stack_size + 1);
-        if stack_size > crate::irp::MAX_STACK_SIZE {
+        if stack_size > crate::request::MAX_STACK_SIZE {
             return Err(DeviceError::StackTooDeep {
                 name,
                 size: stack_size,
-                max: crate::irp::MAX_STACK_SIZE,
+                max: crate::request::MAX_STACK_SIZE,
             });
         }
         let inherited_alignment = lower.as_ref().map_or(1, |l| l.alignment);

@@ -15,9 +15,10 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::Mdl;
+use crate::cpu_cache::{Direction, Transfer};
 use crate::function::MajorFunction;
 use crate::verifier::{Rule, Verifier};
-use crate::{Direction, Mdl, Transfer};
 
 /// Errors of a simulated DMA transfer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use crate::Status;
 use crate::device::DeviceRef;
-use crate::irp::{Completion, Irp};
+use crate::request::{Completion, Irp};
 
 /// A driver: the dispatch routines of one device (`DRIVER_OBJECT.MajorFunction[]`).
 ///

@@ -56,6 +56,24 @@ impl MajorFunction {
         MajorFunction::WriteZeroes,
     ];
 
+    /// Whether a device that does not handle this request has still done all it was
+    /// asked. A device without a cache has nothing to flush or to write back at shutdown,
+    /// one without per-open state nothing to open, clean up or close, and a discard is a
+    /// hint; so `STATUS_INVALID_DEVICE_REQUEST` from below counts as success for these
+    /// (fastfat does the same for a flush). [`Status::counted_for`] applies the rule; it is
+    /// the only place it is decided.
+    pub fn succeeds_unhandled(self) -> bool {
+        matches!(
+            self,
+            MajorFunction::Create
+                | MajorFunction::Cleanup
+                | MajorFunction::Close
+                | MajorFunction::FlushBuffers
+                | MajorFunction::Shutdown
+                | MajorFunction::Discard
+        )
+    }
+
     /// The NT name (`IRP_MJ_READ`, ...).
     pub fn nt_name(self) -> &'static str {
         match self {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::device::{Characteristics, DeviceRef};
-use crate::file::{Access, FileObject};
-use crate::function::{FlushFlags, InformationClass, MajorFunction, Parameters, RequestFlags};
-use crate::irp::{CompletedIrp, Irp};
+use crate::file_object::{Access, FileObject};
+use crate::function::{FlushFlags, MajorFunction, Parameters, RequestFlags};
+use crate::request::{CompletedIrp, Irp};
 use crate::{Mdl, Status};
 
 /// An open handle to a device or file. Closing it (or dropping it) sends
@@ -190,12 +190,8 @@ impl Handle {
 
     /// The size in bytes (`FileStandardInformation.EndOfFile`).
     pub fn query_size(&self) -> Result<u64, Status> {
-        let irp = self
-            .new_irp(MajorFunction::QueryInformation)
-            .with_parameters(Parameters::Information { class: InformationClass::Standard, value: 0 });
-        let done = self.call(irp);
-        done.status().ok()?;
-        Ok(done.information())
+        let irp = crate::block::lower::size_query(self.new_irp(MajorFunction::QueryInformation));
+        crate::block::lower::size_answer(&self.call(irp))
     }
 
     /// Sends a device control (`DeviceIoControl`) with `input`; returns the output.
@@ -225,12 +221,8 @@ impl Handle {
         }
         let cleanup = self.call(self.new_irp(MajorFunction::Cleanup)).status();
         let close = self.call(self.new_irp(MajorFunction::Close)).status();
-        for s in [cleanup, close] {
-            if !s.is_success() && s != Status::INVALID_DEVICE_REQUEST {
-                return Err(s);
-            }
-        }
-        Ok(())
+        cleanup.counted_for(MajorFunction::Cleanup).ok()?;
+        close.counted_for(MajorFunction::Close).ok()
     }
 }
 

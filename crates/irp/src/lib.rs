@@ -4,9 +4,14 @@
 //! of [`Device`]s, each run by a [`Driver`] with one dispatch routine per
 //! [`MajorFunction`]. Completion runs bottom-up through completion routines; a
 //! FlushBuffers IRP is the promise that everything written before it is durable.
-//! [`Mdl`]s describe the memory of a transfer and [`flush_io_buffers`] does the
+//! [`Mdl`]s describe the memory of a transfer and [`cpu_cache::flush_io_buffers`] does the
 //! processor-cache maintenance DMA, PIO and persistent memory need. The
-//! [`verifier`] checks the IRP rules at run time.
+//! [`Verifier`] checks the IRP rules at run time.
+//!
+//! Every type has one path: the core's types at the crate root, and three sub-vocabularies
+//! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
+//! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance) and [`dma`]
+//! (the simulated non-coherent DMA device).
 //!
 //! | NT | irpstack |
 //! |---|---|
@@ -19,34 +24,43 @@
 //! | `IoForwardIrpSynchronously`, `IoBuildSynchronousFsdRequest` | [`Irp::forward_synchronously`], [`Device::call_and_wait`] |
 //! | `IoAttachDeviceToDeviceStack` | [`DeviceBuilder::attach`] |
 //! | `NtFlushBuffersFile(Ex)` | [`Handle::flush_buffers`], [`Handle::flush_buffers_ex`] |
-//! | `KeFlushIoBuffers` | [`flush_io_buffers`] |
+//! | `KeFlushIoBuffers` | [`cpu_cache::flush_io_buffers`] |
+//!
+//! Source layout: `request/` (the IRP, its stack locations, completion, the lookaside
+//! pool), `device.rs`, `call.rs`, `driver.rs` (devices, `IoCallDriver`, the dispatch
+//! table), `manager.rs`, `handle.rs`, `file_object.rs` (the I/O manager, handles and file
+//! objects), `mdl/`, `cpu_cache/`, `dma.rs`, `verifier.rs`, `block/`, `condvar.rs` (the
+//! wait primitive the core's rendezvous use).
 
 #![warn(missing_docs)]
 
-pub mod cache;
+pub mod block;
 mod call;
-pub mod device;
+mod condvar;
+pub mod cpu_cache;
+mod device;
 pub mod dma;
 mod driver;
-pub mod file;
-pub mod function;
+mod file_object;
+mod function;
 mod handle;
-pub mod irp;
 mod manager;
-pub mod mdl;
+mod mdl;
 pub mod null;
+mod request;
 mod status;
-pub mod sync;
-pub mod verifier;
+mod verifier;
 
-pub use cache::{Direction, FlushMethod, Transfer, flush_io_buffers, persist};
+pub use condvar::Condvar;
 pub use device::{Characteristics, Device, DeviceBuilder, DeviceError, DeviceRef};
 pub use driver::{Driver, default_dispatch};
-pub use file::{Access, FileObject};
+pub use file_object::{Access, FileObject};
 pub use function::{FlushFlags, InformationClass, MajorFunction, Parameters, RequestFlags};
 pub use handle::Handle;
-pub use irp::{CancelHandle, CompletedIrp, Completion, InvokeOn, IoStatus, Irp, StackLocation};
 pub use manager::{IoError, IoManager};
-pub use mdl::{IoBuffer, LockOperation, Mdl, MdlError, MdlFlags};
+pub use mdl::{Chain, IoBuffer, LockOperation, Mdl, MdlError, MdlFlags, page_size};
+pub use request::{
+    CancelHandle, CompletedIrp, Completion, InvokeOn, IoStatus, Irp, MAX_STACK_SIZE, StackLocation,
+};
 pub use status::Status;
 pub use verifier::{Rule, Verifier, VerifierMode, Violation};

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::Status;
 use crate::device::{Characteristics, DeviceRef};
-use crate::file::{Access, FileObject};
+use crate::file_object::{Access, FileObject};
 use crate::function::{MajorFunction, Parameters};
 use crate::handle::Handle;
-use crate::irp::Irp;
+use crate::request::Irp;
 
 /// Errors of the I/O manager.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,7 @@ impl IoManager {
             .with_parameters(Parameters::Create { access })
             .with_file_object(Arc::clone(&file));
         let status = device.call_and_wait(irp).status();
-        if !status.is_success() && status != Status::INVALID_DEVICE_REQUEST {
+        if !status.counted_for(MajorFunction::Create).is_success() {
             return Err(IoError::Request {
                 device: device.name().to_owned(),
                 major: MajorFunction::Create,
@@ -153,7 +153,7 @@ impl IoManager {
         let mut first_error = None;
         for device in list {
             let status = device.call_and_wait(Irp::for_device(&device, MajorFunction::Shutdown)).status();
-            if status.is_success() || status == Status::INVALID_DEVICE_REQUEST {
+            if status.counted_for(MajorFunction::Shutdown).is_success() {
                 tracing::debug!(device = device.name(), "shutdown complete");
             } else {
                 tracing::error!(device = device.name(), %status, "shutdown failed");

@@ -5,7 +5,7 @@ use crate::Status;
 use crate::device::{Device, DeviceError, DeviceRef};
 use crate::driver::Driver;
 use crate::function::{InformationClass, Parameters};
-use crate::irp::Irp;
+use crate::request::Irp;
 
 /// `\Device\Null`: reads return zero bytes... of the length asked (the buffer is left
 /// as it is), writes, flushes and everything else succeed at once. The size it reports

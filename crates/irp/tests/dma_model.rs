@@ -2,10 +2,11 @@
 //! where NT says to moves correct data; one that skips it before a transfer to the
 //! device, or after a transfer from it, sees stale data and the verifier names the rule.
 
+use irp::cpu_cache::{Direction, Transfer, flush_io_buffers};
 use irp::dma::SimulatedDmaDevice;
 use irp::{
-    DeviceBuilder, DeviceRef, Direction, Driver, Irp, MajorFunction, Mdl, Parameters, Rule, Status, Transfer,
-    Verifier, VerifierMode, flush_io_buffers,
+    DeviceBuilder, DeviceRef, Driver, Irp, MajorFunction, Mdl, Parameters, Rule, Status, Verifier,
+    VerifierMode,
 };
 
 /// A disk whose data moves by (simulated) bus-master DMA.

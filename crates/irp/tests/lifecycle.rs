@@ -41,7 +41,7 @@ fn stack_size_and_inherited_properties() {
 #[test]
 fn stack_depth_is_bounded() {
     let mut top = Device::new("disk", Nothing);
-    for i in 1..irp::irp::MAX_STACK_SIZE {
+    for i in 1..irp::MAX_STACK_SIZE {
         top = Device::attach(format!("f{i}"), Passthrough, &top).unwrap();
     }
     let err = Device::attach("one-too-many", Passthrough, &top).unwrap_err();
@@ -246,7 +246,7 @@ fn many_irps_in_flight_through_a_channel() {
 fn a_read_fills_the_callers_mdl() {
     let top = ram_stack(8192, 2, Characteristics::NONE);
     {
-        let ram = top.bottom().driver_as::<RamDisk>().unwrap();
+        let ram = RamDisk::of(&top);
         ram.data.lock().unwrap()[4096..4100].copy_from_slice(b"irp!");
     }
     let mut done = top.call_and_wait(read_irp(&top, 4096, 4));

@@ -15,7 +15,7 @@ fn manager_with_ram(characteristics: Characteristics) -> (IoManager, irp::Device
 }
 
 fn ram(top: &irp::DeviceRef) -> &RamDisk {
-    top.bottom().driver_as::<RamDisk>().unwrap()
+    RamDisk::of(top)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! For each buffer size and method, every iteration first dirties the whole buffer (writes a
 //! new byte value over it, untimed), then times only the flush: the method's write-back of
-//! every line followed by `irp::cache::drain()` (SFENCE). `persist` is `irp::cache::persist`,
+//! every line followed by `irp::cpu_cache::drain()` (SFENCE). `persist` is `irp::cpu_cache::persist`,
 //! the CPUID-chosen method drivers use. `memcpy` times copying the buffer into another one
 //! of the same size, for scale.
 
@@ -11,8 +11,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use irp::FlushMethod;
-use irp::cache;
+use irp::cpu_cache;
+use irp::cpu_cache::FlushMethod;
 use serde::Serialize;
 
 use super::{CommonArgs, MAX_REPEATS, profile_line, write_json_line};
@@ -40,9 +40,9 @@ pub struct CacheflushArgs {
 /// What is timed.
 #[derive(Debug, Clone, Copy)]
 enum Method {
-    /// `cache::flush_with(buf, method)` then `cache::drain()`.
+    /// `cpu_cache::flush_with(buf, method)` then `cpu_cache::drain()`.
     Flush(FlushMethod),
-    /// `cache::persist(buf)`: the persistence method chosen by CPUID, then drain.
+    /// `cpu_cache::persist(buf)`: the persistence method chosen by CPUID, then drain.
     Persist,
     /// `copy_from_slice` into a second buffer.
     Memcpy,
@@ -67,7 +67,7 @@ struct Row {
 }
 
 pub fn run(args: &CacheflushArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let methods: Vec<Method> = cache::available_methods()
+    let methods: Vec<Method> = cpu_cache::available_methods()
         .into_iter()
         .map(Method::Flush)
         .chain([Method::Persist, Method::Memcpy])
@@ -117,10 +117,10 @@ fn timed_pass(method: Method, buf: &mut [u8], copy: &mut [u8], value: u8) -> Dur
     let start = Instant::now();
     match method {
         Method::Flush(method) => {
-            cache::flush_with(buf, method);
-            cache::drain();
+            cpu_cache::flush_with(buf, method);
+            cpu_cache::drain();
         }
-        Method::Persist => cache::persist(buf),
+        Method::Persist => cpu_cache::persist(buf),
         Method::Memcpy => {
             copy.copy_from_slice(buf);
             black_box(&mut *copy);
@@ -158,7 +158,7 @@ fn write_table(
     writeln!(
         out,
         "persistence method (chosen by CPUID, used by drivers and `persist`): {}",
-        cache::persistence_method().name()
+        cpu_cache::persistence_method().name()
     )?;
     let persist_1mib = rows.iter().find(|row| row.bytes == 1 << 20 && row.method == "persist");
     if let Some(row) = persist_1mib {

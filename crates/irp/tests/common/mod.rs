@@ -4,11 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use irp::{
-    Characteristics, Completion, DeviceBuilder, DeviceRef, Driver, InformationClass, Irp, Parameters, Status,
-};
+use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
+use irp::{Characteristics, Completion, DeviceBuilder, DeviceRef, Driver, Irp, Status};
 
-/// A RAM disk for tests: handles read, write, flush (counts them), query size.
+/// A RAM disk for tests: handles read, write, flush (counts them), query size. A disk of
+/// the core's own vocabulary ([`irp::block::BlockDisk`]), run by [`DiskDriver`].
 pub struct RamDisk {
     pub data: Mutex<Vec<u8>>,
     pub flushes: AtomicUsize,
@@ -16,71 +16,62 @@ pub struct RamDisk {
 }
 
 impl RamDisk {
-    pub fn new(size: usize) -> RamDisk {
-        RamDisk {
+    /// The driver of a zeroed RAM disk of `size` bytes.
+    pub fn new(size: usize) -> DiskDriver<RamDisk> {
+        DiskDriver::new(RamDisk {
             data: Mutex::new(vec![0; size]),
             flushes: AtomicUsize::new(0),
             shutdowns: AtomicUsize::new(0),
-        }
+        })
+    }
+
+    /// The RAM disk at the bottom of `top`'s stack.
+    pub fn of(top: &DeviceRef) -> &RamDisk {
+        top.bottom().driver_as::<DiskDriver<RamDisk>>().expect("a RAM disk at the bottom").disk()
     }
 }
 
-impl Driver for RamDisk {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        irp.complete(Status::SUCCESS)
+impl BlockDisk for RamDisk {
+    fn disk_info(&self) -> DiskInfo {
+        let size = self.data.lock().unwrap().len() as u64;
+        DiskInfo { size, sector_size: 512, volatile_cache: false, durable: false }
     }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        irp.complete(Status::SUCCESS)
-    }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        irp.complete(Status::SUCCESS)
-    }
-    fn read(&self, _: &DeviceRef, mut irp: Irp) -> Status {
-        let Parameters::Read { offset, length } = *irp.parameters() else {
-            return irp.complete(Status::INVALID_PARAMETER);
-        };
-        let data = self.data.lock().unwrap();
-        let (o, n) = (offset as usize, length as usize);
-        if o + n > data.len() {
-            return irp.complete(Status::END_OF_FILE);
-        }
-        let Some(buf) = irp.mdl_mut().and_then(|m| m.bytes_mut()) else {
-            return irp.complete(Status::INVALID_PARAMETER);
-        };
-        buf[..n].copy_from_slice(&data[o..o + n]);
-        drop(data);
-        irp.complete_with(Status::SUCCESS, n as u64)
-    }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        let Parameters::Write { offset, length } = *irp.parameters() else {
-            return irp.complete(Status::INVALID_PARAMETER);
+    fn serve(&self, mut irp: Irp) -> Status {
+        let request = match BlockRequest::decode(&irp, &self.disk_info()) {
+            Ok(request) => request,
+            Err(status) => return irp.complete(status),
         };
         let mut data = self.data.lock().unwrap();
-        let (o, n) = (offset as usize, length as usize);
-        if o + n > data.len() {
-            return irp.complete(Status::DISK_FULL);
+        match request {
+            BlockRequest::Read { offset, length } => {
+                let Some(buf) = irp.mdl_mut().and_then(|m| m.bytes_mut()) else {
+                    return irp.complete(Status::INVALID_PARAMETER);
+                };
+                let o = offset as usize;
+                buf[..length].copy_from_slice(&data[o..o + length]);
+                drop(data);
+                irp.complete_with(Status::SUCCESS, length as u64)
+            }
+            BlockRequest::Write { offset, length, .. } => {
+                let o = offset as usize;
+                data[o..o + length]
+                    .copy_from_slice(&irp.mdl().expect("decode checked the MDL").bytes()[..length]);
+                drop(data);
+                irp.complete_with(Status::SUCCESS, length as u64)
+            }
+            BlockRequest::Discard { .. } | BlockRequest::WriteZeroes { .. } => {
+                drop(data);
+                irp.complete(Status::INVALID_DEVICE_REQUEST)
+            }
         }
-        let Some(mdl) = irp.mdl() else { return irp.complete(Status::INVALID_PARAMETER) };
-        data[o..o + n].copy_from_slice(&mdl.bytes()[..n]);
-        drop(data);
-        irp.complete_with(Status::SUCCESS, n as u64)
     }
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
+    fn flush(&self, irp: Irp, _syncs_device: bool) -> Status {
         self.flushes.fetch_add(1, Ordering::SeqCst);
         irp.complete(Status::SUCCESS)
     }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
+    fn shutdown(&self, irp: Irp) -> Status {
         self.shutdowns.fetch_add(1, Ordering::SeqCst);
         irp.complete(Status::SUCCESS)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        match irp.parameters() {
-            Parameters::Information { class: InformationClass::Standard, .. } => {
-                let size = self.data.lock().unwrap().len() as u64;
-                irp.complete_with(Status::SUCCESS, size)
-            }
-            _ => irp.complete(Status::INVALID_PARAMETER),
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 // MdlAfterReqCompletedReadA: KeFlushIoBuffers on a read's MDL after completing it.
-use irp::{flush_io_buffers, DeviceRef, Direction, Driver, Irp, Status, Transfer};
+use irp::cpu_cache::{flush_io_buffers, Direction, Transfer};
+use irp::{DeviceRef, Driver, Irp, Status};
 
 struct ReadDriver;
 

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use irp::sync::Condvar;
+use irp::Condvar;
 use nbd::consts::EIO;
 
 use super::Shared;

@@ -12,7 +12,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use irp::sync::Condvar;
+use irp::Condvar;
 
 use super::outgoing::Outgoing;
 use crate::listener::Stream;

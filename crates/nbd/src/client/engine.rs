@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use irp::sync::Condvar;
+use irp::Condvar;
 use irp::{Irp, Status};
 
 use super::conn::Connection;

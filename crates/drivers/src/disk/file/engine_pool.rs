@@ -8,8 +8,8 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
+use irp::Condvar;
 use irp::Status;
-use irp::sync::Condvar;
 
 use super::op::{Backing, Progress, Request};
 use super::sys;

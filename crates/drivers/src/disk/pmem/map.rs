@@ -7,7 +7,7 @@
 //! for requests on different ranges. So no Rust reference (`&[u8]` or `&mut [u8]`) to mapped
 //! memory is ever created: every access is a `ptr::copy_nonoverlapping` or `ptr::write_bytes`
 //! through the raw base pointer, and cache maintenance takes raw pointers too
-//! ([`irp::cache::flush_range`] rather than [`irp::cache::write_back`], which takes a slice).
+//! ([`irp::cpu_cache::flush_range`] rather than [`irp::cpu_cache::write_back`], which takes a slice).
 //! Accesses to *overlapping* ranges at the same time are not excluded by the driver: the
 //! block-device contract leaves their result undefined (a disk may return old, new or mixed
 //! sectors), and the callers above (file system, cache, NBD server) never issue them. The
@@ -19,7 +19,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
-use irp::cache::{FlushMethod, flush_range, persistence_method};
+use irp::cpu_cache::{FlushMethod, flush_range, persistence_method};
 
 /// How the file was mapped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl Mapping {
 
     /// Writes back the cache lines of `len` bytes at `offset` towards the persistence domain
     /// with CLWB, else CLFLUSHOPT, else CLFLUSH (`pmem_flush`), without a fence: follow
-    /// with [`irp::cache::drain`] before relying on it.
+    /// with [`irp::cpu_cache::drain`] before relying on it.
     pub(super) fn write_back(&self, offset: usize, len: usize) {
         let ptr = self.at(offset, len);
         // SAFETY: the range is inside the live mapping (checked by `at`); a cache
@@ -186,7 +186,7 @@ impl Mapping {
         if len == 0 {
             return Ok(());
         }
-        let page = irp::mdl::page_size();
+        let page = irp::page_size();
         let start = offset - offset % page;
         let end = offset.saturating_add(len).min(self.len);
         let ptr = self.at(start, end - start);

@@ -24,15 +24,15 @@
 //! and a flush `msync`s what was written. `sync=auto` (the default) tries `MAP_SYNC` and
 //! falls back; [`PmemDisk::is_map_sync`] says which one it got.
 //!
-//! **Why not `KeFlushIoBuffers` itself.** [`irp::flush_io_buffers`] with
-//! [`irp::Transfer::Persistent`] writes back and drains the lines of *one MDL* — exactly
+//! **Why not `KeFlushIoBuffers` itself.** [`irp::cpu_cache::flush_io_buffers`] with
+//! [`irp::cpu_cache::Transfer::Persistent`] writes back and drains the lines of *one MDL* — exactly
 //! what this driver must do to the persistent memory a write stored into. But here the
 //! persistent memory is the mapping, not the IRP's buffer: the MDL is the DRAM source of the
 //! copy, and an [`irp::Mdl`] owns its memory, so none can describe the mapping. The driver
-//! therefore does the same work on the destination range itself — [`irp::cache::flush_range`]
-//! with [`irp::cache::persistence_method`] (what [`irp::cache::write_back`] does, but through
+//! therefore does the same work on the destination range itself — [`irp::cpu_cache::flush_range`]
+//! with [`irp::cpu_cache::persistence_method`] (what [`irp::cpu_cache::write_back`] does, but through
 //! a raw pointer: see `map.rs` on why no slice of the mapping is ever made) followed by
-//! [`irp::cache::drain`] — which is `flush_io_buffers(…, Transfer::Persistent)` for memory
+//! [`irp::cpu_cache::drain`] — which is `flush_io_buffers(…, Transfer::Persistent)` for memory
 //! without an MDL, i.e. `pmem_persist`. Flushing the source MDL would write back the wrong
 //! lines.
 //!
@@ -65,8 +65,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use irp::cache::drain;
-use irp::{Characteristics, DeviceBuilder, DeviceRef, Direction, Irp, Mdl, Status, Transfer};
+use irp::cpu_cache::drain;
+use irp::cpu_cache::{Direction, Transfer, flush_io_buffers};
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Irp, Mdl, Status};
 
 use self::dirty::DirtyChunks;
 pub use self::error::PmemError;
@@ -156,7 +157,7 @@ impl PmemDisk {
         let size = mapping.len() as u64;
         let map_sync = mapping.kind() == MapKind::Sync;
         let info = DiskInfo { size, sector_size: SECTOR_SIZE, volatile_cache: !map_sync, durable: true };
-        let dirty = DirtyChunks::new(size, irp::mdl::page_size());
+        let dirty = DirtyChunks::new(size, irp::page_size());
         tracing::debug!(
             path = %options.path.display(), size, map_sync, dirty_chunk = dirty.chunk_size(),
             "pmem disk opened"
@@ -232,7 +233,7 @@ impl PmemDisk {
                 };
                 self.mapping.read(offset, &mut buf[..len]);
                 if let Some(mdl) = irp.mdl() {
-                    irp::flush_io_buffers(mdl, Direction::FromDevice, Transfer::Pio);
+                    flush_io_buffers(mdl, Direction::FromDevice, Transfer::Pio);
                 }
                 return irp.complete_with(Status::SUCCESS, length);
             }
@@ -281,7 +282,7 @@ impl PmemDisk {
     /// Zeroes `offset..offset + len` page by page, leaving pages that already read as zero
     /// alone (a hole stays a hole), and writes back what it changed.
     fn zero_range(&self, offset: usize, len: usize) {
-        let page = irp::mdl::page_size();
+        let page = irp::page_size();
         let end = offset + len;
         let mut at = offset;
         while at < end {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
-use irp::sync::Condvar;
+use irp::Condvar;
 
 use super::Inner;
 

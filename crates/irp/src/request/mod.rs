@@ -17,7 +17,7 @@ pub use location::StackLocation;
 pub(crate) use shared::IrpShared;
 
 use crate::device::DeviceRef;
-use crate::file::FileObject;
+use crate::file_object::FileObject;
 use crate::function::{FlushFlags, MajorFunction, Parameters, RequestFlags};
 use crate::verifier::{Rule, Verifier};
 use crate::{Mdl, Status};

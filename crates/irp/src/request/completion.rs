@@ -82,9 +82,7 @@ fn should_invoke(control: u8, status: Status, cancelled: bool) -> bool {
 }
 
 fn is_failure_turned_into_success(major: MajorFunction, before: Status, after: Status) -> bool {
-    !before.is_success()
-        && after.is_success()
-        && !(major == MajorFunction::FlushBuffers && before == Status::INVALID_DEVICE_REQUEST)
+    !before.counted_for(major).is_success() && after.is_success()
 }
 
 /// Runs completion from the current location upward.

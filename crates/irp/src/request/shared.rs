@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::sync::Condvar;
+use crate::condvar::Condvar;
 
 use super::{IrpBody, MAX_STACK_SIZE};
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::completion::{CompletionRoutine, InvokeOn};
-use crate::file::FileObject;
+use crate::file_object::FileObject;
 use crate::function::{FlushFlags, MajorFunction, Parameters, RequestFlags};
 
 /// `SL_PENDING_RETURNED`.

@@ -1,0 +1,58 @@
+//! Requests a driver sends to the device below it on its own behalf and waits for: a cache
+//! reading a block in or writing one back, a file system reading its superblock. They carry
+//! no file object (the driver is not an application with a handle); [`Handle`](crate::Handle)
+//! builds the same requests with the handle's file object.
+
+use crate::{
+    CompletedIrp, DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, Status,
+};
+
+/// `irp` as a size query (`QueryInformation(Standard)`).
+pub(crate) fn size_query(irp: Irp) -> Irp {
+    irp.with_parameters(Parameters::Information { class: InformationClass::Standard, value: 0 })
+}
+
+/// The size a completed size query answered.
+pub(crate) fn size_answer(done: &CompletedIrp) -> Result<u64, Status> {
+    done.status().ok()?;
+    Ok(done.information())
+}
+
+/// The device's size in bytes.
+pub fn query_size(device: &DeviceRef) -> Result<u64, Status> {
+    size_answer(&device.call_and_wait(size_query(Irp::for_device(device, MajorFunction::QueryInformation))))
+}
+
+/// Reads `len` bytes at `offset` from the device.
+pub fn read(device: &DeviceRef, offset: u64, len: usize) -> Result<Box<[u8]>, Status> {
+    let mdl = Mdl::with_len(len).map_err(|_| Status::INSUFFICIENT_RESOURCES)?;
+    let length = u32::try_from(len).map_err(|_| Status::INVALID_PARAMETER)?;
+    let irp = Irp::for_device(device, MajorFunction::Read)
+        .with_parameters(Parameters::Read { offset, length })
+        .with_mdl(mdl);
+    let mut done = device.call_and_wait(irp);
+    done.status().ok()?;
+    let mdl = done.take_mdl().ok_or(Status::INTERNAL_ERROR)?;
+    Ok(mdl.bytes()[..len].into())
+}
+
+/// Writes `data` at `offset` to the device and waits for it.
+pub fn write(device: &DeviceRef, offset: u64, data: &[u8]) -> Result<(), Status> {
+    let mdl = Mdl::from_slice(data).map_err(|_| Status::INSUFFICIENT_RESOURCES)?;
+    device.call_and_wait(write_irp(device, offset, mdl)).status().ok()
+}
+
+/// A write of `mdl`'s bytes at `offset`, to send to `device`.
+pub fn write_irp(device: &DeviceRef, offset: u64, mdl: Mdl) -> Irp {
+    let length = mdl.byte_count() as u32;
+    Irp::for_device(device, MajorFunction::Write)
+        .with_parameters(Parameters::Write { offset, length })
+        .with_mdl(mdl)
+}
+
+/// Sends a flush with `flags` and waits; a device with nothing to flush (one that does not
+/// handle flushes) counts as flushed ([`Status::counted_for`]).
+pub fn flush(device: &DeviceRef, flags: FlushFlags) -> Status {
+    let irp = Irp::for_device(device, MajorFunction::FlushBuffers).with_flush_flags(flags);
+    device.call_and_wait(irp).status().counted_for(MajorFunction::FlushBuffers)
+}

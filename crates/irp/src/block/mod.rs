@@ -1,0 +1,14 @@
+//! What a disk is to the rest of the stack: the block requests it answers
+//! ([`BlockRequest`], decoded and range-checked from an IRP), what it reports about itself
+//! ([`DiskInfo`]), the trait a disk implements ([`BlockDisk`]) and the adapter that turns
+//! one into a [`Driver`](crate::Driver) ([`DiskDriver`]), so every disk routes the major
+//! functions the same way. [`lower`] holds the synchronous requests a driver sends to the
+//! device below it on its own behalf (a cache reading a block, a file system writing its
+//! journal).
+
+mod disk;
+pub mod lower;
+mod request;
+
+pub use disk::{BlockDisk, DiskDriver};
+pub use request::{BlockRequest, DiskInfo};
