@@ -5,8 +5,9 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use clap::Args;
 use crashcheck::{CheckError, Config};
-use drivers::spec::{BuildContext, DriverRegistry, StackSpec, crash_options};
 use irp::DeviceRef;
+use stack::factories::crash_options;
+use stack::{BuildContext, DriverRegistry, StackSpec};
 
 const AFTER_HELP: &str = "\
 The stack's last layer must be the crash disk, `crash(size=...,sector=...)`; the checker

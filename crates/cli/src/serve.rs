@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use drivers::spec::{DriverRegistry, ParamKind, StackSpec, units};
+use irp::units;
 use nbd_server::{ExportConfig, FileConfig, Listen, Server, ServerConfig, ServerError};
+use stack::{DriverRegistry, ParamKind, StackSpec};
 
 /// The stack served when none is given.
 pub const DEFAULT_STACK: &str = "cache(size=256M) / file(path=default.img,size=1G)";

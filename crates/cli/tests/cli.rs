@@ -180,7 +180,7 @@ fn stats_prints_a_report_written_by_a_stats_layer() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stats.json");
     {
-        use drivers::spec::{BuildContext, DriverRegistry};
+        use stack::{BuildContext, DriverRegistry};
         let spec = format!("stats(file={},interval=0s) / memory(size=1M)", file.display());
         let top = DriverRegistry::builtin().build_str(&spec, &BuildContext::new()).unwrap();
         let io = irp::IoManager::new();

@@ -2,7 +2,7 @@
 //! test skips (prints `SKIP`) when its tool is missing. Servers listen on Unix sockets in
 //! temporary directories or on 127.0.0.1 with a port the kernel picks.
 
-#[path = "../../nbd-server/tests/raw_client/mod.rs"]
+#[path = "../../frontends/nbd-server/tests/raw_client/mod.rs"]
 mod raw_client;
 mod serve_support;
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use drivers::disk::crash::{CrashDisk, CrashDiskOptions};
+use disks::crash::{CrashDisk, CrashDiskOptions};
 use irp::{Access, DeviceBuilder, DeviceRef, IoManager, Verifier, VerifierMode};
 
 pub use report::{Failure, Report};
@@ -111,7 +111,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
         .sector_size(config.sector_size)
         .verifier(Arc::clone(&verifier))
         .characteristics(irp::Characteristics::VOLATILE_CACHE)
-        .build(drivers::disk::crash::SharedCrashDisk(Arc::clone(&disk)))
+        .build(irp::block::DiskDriver::new(Arc::clone(&disk)))
         .map_err(setup("crash disk device"))?;
     let top = build(&bottom).map_err(setup("stack"))?;
 
@@ -163,7 +163,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     for p in 0..points {
         if p > 0 {
             let event = &events[p - 1];
-            if let drivers::disk::crash::DiskEvent::Write { offset, data, .. } = event {
+            if let disks::crash::DiskEvent::Write { offset, data, .. } = event {
                 let first = *offset as usize / sector_size;
                 let last = (*offset as usize + data.len()).div_ceil(sector_size);
                 touched[first..last].iter_mut().for_each(|t| *t = true);
@@ -241,7 +241,7 @@ fn read_through_restarted_stack(
     let bottom = DeviceBuilder::new("crash-restarted")
         .sector_size(config.sector_size)
         .verifier(Verifier::new(VerifierMode::Record))
-        .build(drivers::disk::crash::SharedCrashDisk(disk))
+        .build(irp::block::DiskDriver::new(disk))
         .map_err(setup("restart device"))?;
     let top = build(&bottom).map_err(setup("restart stack"))?;
     let io = IoManager::new();

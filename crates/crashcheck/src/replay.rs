@@ -1,7 +1,7 @@
 //! Rebuilds the crash disk's state (durable image + volatile cache) after every event
 //! it recorded, exactly as the disk keeps it.
 
-use drivers::disk::crash::{DiskEvent, UnflushedWrite};
+use disks::crash::{DiskEvent, UnflushedWrite};
 
 /// The disk's state at one point.
 #[derive(Clone, Debug)]

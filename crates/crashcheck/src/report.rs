@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use drivers::disk::crash::CrashPlan;
+use disks::crash::CrashPlan;
 use irp::Violation;
 
 use crate::Config;

@@ -1,7 +1,7 @@
 //! Which crash states to try at one point: all subsets of the cache when it is
 //! small, a seeded sample otherwise, plus torn writes.
 
-use drivers::disk::crash::{CrashPlan, UnflushedWrite};
+use disks::crash::{CrashPlan, UnflushedWrite};
 
 use crate::workload::Rng;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crashcheck::{CheckError, Config};
-use drivers::filter::cache::{Cache, CacheMode, CacheOptions};
+use filters::cache::{Cache, CacheMode, CacheOptions};
 use irp::{
     Characteristics, Device, DeviceBuilder, DeviceRef, Driver, Irp, MajorFunction, Mdl, Parameters, Status,
 };

@@ -8,10 +8,10 @@
 //! processor-cache maintenance DMA, PIO and persistent memory need. The
 //! [`Verifier`] checks the IRP rules at run time.
 //!
-//! Every type has one path: the core's types at the crate root, and three sub-vocabularies
+//! Every type has one path: the core's types at the crate root, and four sub-vocabularies
 //! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
-//! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance) and [`dma`]
-//! (the simulated non-coherent DMA device).
+//! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance), [`dma`]
+//! (the simulated non-coherent DMA device) and [`units`] (the text of sizes and durations).
 //!
 //! | NT | irpstack |
 //! |---|---|
@@ -46,9 +46,9 @@ mod function;
 mod handle;
 mod manager;
 mod mdl;
-pub mod null;
 mod request;
 mod status;
+pub mod units;
 mod verifier;
 
 pub use condvar::Condvar;

@@ -1,6 +1,6 @@
 //! `irpstack bench dispatch`: the cost of sending an IRP down a stack of filters.
 //!
-//! Each stack is a null device under L pass-through filters (`irp::null::null_stack`); a
+//! Each stack is a null device under L pass-through filters (`filters::passthrough::stack_over`); a
 //! FlushBuffers IRP is allocated, sent with `call_and_wait` and completed, N times per
 //! repeat. The null device alone (L = 0) is the baseline: ns per layer is
 //! `(ns(L) - ns(0)) / L`.
@@ -52,7 +52,7 @@ pub fn run(args: &DispatchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut rows = Vec::with_capacity(LAYERS.len());
     let mut verifier = VerifierMode::Off;
     for layers in LAYERS {
-        let top = irp::null::null_stack(layers)
+        let top = filters::passthrough::stack_over(irp::Device::new("null", disks::null::NullDevice), layers)
             .with_context(|| format!("cannot build a null device under {layers} pass-through filters"))?;
         verifier = top.verifier().mode();
         let (ns_per_irp, allocs_per_irp) = measure(&top, layers, args.irps, repeats)?;

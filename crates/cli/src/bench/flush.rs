@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use drivers::filter::cache::Cache;
-use drivers::filter::stats::Stats;
-use drivers::spec::{BuildContext, DriverRegistry};
+use filters::cache::Cache;
+use filters::stats::Stats;
 use irp::{Access, DeviceRef, IoManager, MajorFunction, Mdl, RequestFlags};
 use serde::Serialize;
+use stack::{BuildContext, DriverRegistry};
 
 use super::io::{BenchDir, open_direct, parse_seconds, pattern_buffer};
 use super::{CommonArgs, profile_line, write_json_line};

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use drivers::spec::{BuildContext, DriverRegistry, LayerSpec, Params, StackSpec};
 use irp::{Access, Handle, IoManager, MajorFunction, Mdl, Parameters};
 use serde::Serialize;
+use stack::{BuildContext, DriverRegistry, LayerSpec, Params, StackSpec};
 
 use super::{CommonArgs, profile_line, write_json_line};
 
@@ -338,7 +338,7 @@ pub(super) fn parse_seconds(text: &str) -> Result<f64, String> {
 }
 
 fn parse_image_size(text: &str) -> Result<u64, String> {
-    let size = drivers::spec::units::parse_size(text).map_err(|e| e.0)?;
+    let size = irp::units::parse_size(text).map_err(|e| e.0)?;
     if size < 1 << 20 || size % 4096 != 0 {
         return Err(format!("{text:?}: the image must be at least 1M and a multiple of 4K"));
     }

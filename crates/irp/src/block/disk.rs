@@ -89,3 +89,10 @@ impl<D: BlockDisk> Driver for DiskDriver<D> {
         self.0.disk_info().query_information(irp)
     }
 }
+
+impl crate::Device {
+    /// The disk this device runs, if it is a [`DiskDriver`] of a `D`.
+    pub fn disk<D: BlockDisk>(&self) -> Option<&D> {
+        self.driver_as::<DiskDriver<D>>().map(DiskDriver::disk)
+    }
+}

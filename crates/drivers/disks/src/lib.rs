@@ -1,0 +1,28 @@
+//! # disks — the bottom drivers of a stack
+//!
+//! Each disk stores data somewhere and answers the block requests of
+//! [`irp::block`]: it implements [`BlockDisk`](irp::block::BlockDisk) and runs as a
+//! [`DiskDriver`](irp::block::DiskDriver), so every disk routes the major functions the same
+//! way. One module per disk, named after it:
+//!
+//! | module | disk |
+//! |---|---|
+//! | [`file`] | a regular file or block device (thread-pool and io_uring engines, O_DIRECT) |
+//! | [`pmem`] | a memory-mapped file: persistent memory with cache-line write-back |
+//! | [`memory`] | a RAM disk (not durable) |
+//! | [`null`] | `\Device\Null` |
+//! | [`nbd`] | an export on an NBD server (the NBD client) |
+//! | [`crash`] | the crash-simulation disk: a durable image under a volatile cache |
+//!
+//! [`sticky`] holds the rule the disks with a page cache below them share: a failed sync
+//! cannot be retried, so it sticks.
+
+#![warn(missing_docs)]
+
+pub mod crash;
+pub mod file;
+pub mod memory;
+pub mod nbd;
+pub mod null;
+pub mod pmem;
+mod sticky;

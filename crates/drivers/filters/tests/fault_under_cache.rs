@@ -1,0 +1,87 @@
+//! DESIGN.md contract 4 (errors are never lost), with `fault` failing writes and
+//! flushes below the write-back cache: no flush reports success for data that did not
+//! reach storage, and the data is written by a later successful flush.
+
+use std::sync::Arc;
+
+use disks::crash::{CrashDisk, CrashDiskOptions};
+use filters::cache::{Cache, CacheOptions};
+use filters::fault::{Fault, FaultOptions};
+use irp::{Access, IoManager, MajorFunction};
+
+const BLOCK: usize = 4096;
+const BLOCKS: usize = 64;
+
+fn run(seed: u64) {
+    let disk = CrashDisk::new(&CrashDiskOptions {
+        size: Some((BLOCK * BLOCKS) as u64),
+        sector_size: Some(512),
+        ..Default::default()
+    })
+    .unwrap();
+    let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
+    let options =
+        FaultOptions::from_params([("op", "write+flush"), ("rate", "0.3"), ("seed", &seed.to_string())])
+            .unwrap();
+    let fault = Fault::create("fault", options, &bottom).unwrap();
+    let cache_options = CacheOptions {
+        size: 32 * BLOCK as u64,
+        dirty_threshold: 24 * BLOCK as u64,
+        lazy_interval: std::time::Duration::from_secs(3600),
+        ..CacheOptions::default()
+    };
+    let top = Cache::create("cache", cache_options, &fault).unwrap();
+    let io = IoManager::new();
+    io.register("d", &top).unwrap();
+    let h = io.open("d", Access::READ_WRITE).unwrap();
+
+    // What the caller believes each block holds.
+    let mut expected = [0u8; BLOCKS];
+    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = || {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (rng >> 33) as usize
+    };
+    let (mut ok_flushes, mut failed_flushes) = (0, 0);
+    for round in 0..200 {
+        let block = next() % BLOCKS;
+        let value = (round % 250 + 1) as u8;
+        if h.write((block * BLOCK) as u64, &[value; BLOCK]).is_ok() {
+            expected[block] = value;
+        }
+        if next() % 3 == 0 {
+            match h.flush_buffers() {
+                Ok(()) => {
+                    ok_flushes += 1;
+                    // Everything written before the flush is on stable storage now.
+                    let durable = disk.durable_image();
+                    for (b, &v) in expected.iter().enumerate() {
+                        assert_eq!(
+                            durable[b * BLOCK],
+                            v,
+                            "seed {seed} round {round}: flush succeeded but block {b} is not durable"
+                        );
+                    }
+                }
+                Err(_) => failed_flushes += 1,
+            }
+        }
+    }
+    assert!(ok_flushes > 0 && failed_flushes > 0, "seed {seed}: {ok_flushes} ok, {failed_flushes} failed");
+    // Faults stop: the next successful flush writes everything that failed before.
+    top.lower().unwrap().driver_as::<Fault>().unwrap().control().set_enabled(false);
+    h.flush_buffers().unwrap();
+    let durable = disk.durable_image();
+    for (b, &v) in expected.iter().enumerate() {
+        assert_eq!(durable[b * BLOCK], v, "seed {seed}: block {b} never written after the faults stopped");
+    }
+    let faults = top.lower().unwrap().driver_as::<Fault>().unwrap().control().counts(MajorFunction::Write);
+    assert!(faults.failed > 0, "no write ever failed: the test proves nothing");
+}
+
+#[test]
+fn failed_writes_and_flushes_below_the_cache_are_never_reported_as_durable() {
+    for seed in 1..=8 {
+        run(seed);
+    }
+}

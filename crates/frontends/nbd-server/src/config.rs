@@ -1,0 +1,266 @@
+//! What a server serves and where: listeners, exports, limits; and the TOML file form.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use irp::DeviceRef;
+use serde::Deserialize;
+use stack::{BuildContext, DriverRegistry, StackSpec};
+
+use crate::error::ConfigError;
+
+/// Where the server accepts connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// A TCP address, `HOST:PORT` (`127.0.0.1:10809`, `[::1]:0`, `localhost:10809`); port 0
+    /// picks a free port ([`Server::local_addr`](crate::Server::local_addr) tells which).
+    Tcp(String),
+    /// A Unix socket path. A stale socket file (nobody listening) is replaced; the file is
+    /// removed when the server stops.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "tcp {addr}"),
+            Listen::Unix(path) => write!(f, "unix socket {}", path.display()),
+        }
+    }
+}
+
+/// The stack an export serves.
+#[derive(Clone, Debug)]
+pub enum ExportStack {
+    /// Built by the server from a spec (with [`ServerConfig::build`] and
+    /// [`ServerConfig::registry`]).
+    Spec(StackSpec),
+    /// A stack the caller built (the top device, or any device of it).
+    Device(DeviceRef),
+}
+
+/// One export: a name, a stack, and whether clients may write.
+#[derive(Clone, Debug)]
+pub struct ExportConfig {
+    /// The name clients ask for (`""` is the default export).
+    pub name: String,
+    /// The stack.
+    pub stack: ExportStack,
+    /// Refuse writes, trims and write-zeroes (`NBD_FLAG_READ_ONLY`). A stack whose devices
+    /// are read-only is served read-only anyway.
+    pub read_only: bool,
+    /// A description for `NBD_OPT_LIST` and `NBD_INFO_DESCRIPTION`.
+    pub description: Option<String>,
+}
+
+impl ExportConfig {
+    /// A writable export of a stack built from `spec`.
+    pub fn new(name: impl Into<String>, spec: StackSpec) -> ExportConfig {
+        ExportConfig {
+            name: name.into(),
+            stack: ExportStack::Spec(spec),
+            read_only: false,
+            description: None,
+        }
+    }
+
+    /// A writable export of a stack the caller built.
+    pub fn from_device(name: impl Into<String>, device: DeviceRef) -> ExportConfig {
+        ExportConfig {
+            name: name.into(),
+            stack: ExportStack::Device(device),
+            read_only: false,
+            description: None,
+        }
+    }
+
+    /// Sets [`ExportConfig::read_only`].
+    pub fn read_only(mut self, read_only: bool) -> ExportConfig {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Sets [`ExportConfig::description`].
+    pub fn description(mut self, description: impl Into<String>) -> ExportConfig {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// Bounds that keep one client, or many, from taking the server's memory or threads.
+///
+/// The server's memory beyond its stacks' (caches) stays under
+/// [`Limits::max_server_bytes_in_flight`] plus 16 MiB of transfer buffers kept for reuse
+/// (at most 4 MiB per connection), plus a 128 KiB read buffer and a thread or two per
+/// connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests read but not yet answered, per connection; the reader waits above it.
+    pub max_requests_in_flight: usize,
+    /// Payload and read-buffer bytes of the requests in flight, per connection; one request
+    /// (at most 32 MiB) is always let through when nothing else is in flight. Default
+    /// 16 MiB, a quarter of the server-wide bound: a client that stops reading its replies
+    /// holds at most this much until `reply_timeout` closes it, and cannot stall the rest.
+    pub max_bytes_in_flight: usize,
+    /// Payload and read-buffer bytes of the requests in flight on all connections together;
+    /// a reader that has room on its connection waits for room here. One request is always
+    /// let through when no bytes are in flight on the server, and requests without a
+    /// buffer (flush, trim, write-zeroes) never wait for it. An export whose stack is an
+    /// NBD client of this same server could wait on itself under this bound: serve such a
+    /// stack from another server.
+    pub max_server_bytes_in_flight: usize,
+    /// Options per handshake; the connection is closed after that many.
+    pub max_options: usize,
+    /// Connections at once; more are closed at once, with a warning.
+    pub max_connections: usize,
+    /// How long a client may take to send each handshake message.
+    pub handshake_timeout: Duration,
+    /// How long writing one reply may block (a client that stops reading its replies);
+    /// after that the connection is closed.
+    pub reply_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_requests_in_flight: 128,
+            max_bytes_in_flight: 16 << 20,
+            max_server_bytes_in_flight: 64 << 20,
+            max_options: 256,
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(30),
+            reply_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything [`Server::bind`](crate::Server::bind) needs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen; at least one.
+    pub listen: Vec<Listen>,
+    /// What to serve; at least one, names unique.
+    pub exports: Vec<ExportConfig>,
+    /// The export a client gets when it asks for `""` and no export is named `""`.
+    pub default_export: Option<String>,
+    /// Per-connection and server-wide bounds.
+    pub limits: Limits,
+    /// How specs are built: base directory for relative paths, default image size.
+    pub build: BuildContext,
+    /// The drivers specs may name.
+    pub registry: DriverRegistry,
+}
+
+impl ServerConfig {
+    /// No listeners, no exports, default limits, the built-in drivers.
+    pub fn new() -> ServerConfig {
+        ServerConfig {
+            listen: Vec::new(),
+            exports: Vec::new(),
+            default_export: None,
+            limits: Limits::default(),
+            build: BuildContext::new(),
+            registry: DriverRegistry::builtin(),
+        }
+    }
+
+    /// Adds a listener.
+    pub fn listen(mut self, listen: Listen) -> ServerConfig {
+        self.listen.push(listen);
+        self
+    }
+
+    /// Adds an export.
+    pub fn export(mut self, export: ExportConfig) -> ServerConfig {
+        self.exports.push(export);
+        self
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig::new()
+    }
+}
+
+/// The TOML configuration file of `irpstack serve --config FILE`:
+///
+/// ```toml
+/// listen = "127.0.0.1:10809"   # optional
+/// socket = "/run/irpstack.sock" # optional
+/// default = "a"                # optional: the export "" means; default: the first export
+///
+/// [[export]]
+/// name = "a"
+/// stack = "cache(size=256M) / file(path=a.img,size=1G)"
+/// read_only = false            # optional
+/// description = "scratch disk" # optional
+/// ```
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// A TCP address to listen on.
+    pub listen: Option<String>,
+    /// A Unix socket to listen on.
+    pub socket: Option<PathBuf>,
+    /// The export `""` stands for.
+    pub default: Option<String>,
+    /// The exports.
+    #[serde(default)]
+    pub export: Vec<FileExport>,
+}
+
+/// One `[[export]]` table of a [`FileConfig`].
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileExport {
+    /// The export name.
+    pub name: String,
+    /// The stack spec.
+    pub stack: String,
+    /// Serve it read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// A description for clients.
+    pub description: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses a TOML document; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
+        let config: FileConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Toml { origin: origin.to_owned(), message: e.to_string() })?;
+        if config.export.is_empty() {
+            return Err(ConfigError::NoExports { origin: origin.to_owned() });
+        }
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_path(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        FileConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// The exports with their specs parsed; the first bad spec is an error naming its export.
+    pub fn exports(&self) -> Result<Vec<ExportConfig>, ConfigError> {
+        self.export
+            .iter()
+            .map(|e| {
+                let spec = StackSpec::parse(&e.stack)
+                    .map_err(|source| ConfigError::Stack { name: e.name.clone(), source })?;
+                let mut export = ExportConfig::new(&e.name, spec).read_only(e.read_only);
+                export.description.clone_from(&e.description);
+                Ok(export)
+            })
+            .collect()
+    }
+
+    /// The listeners the file names (TCP first).
+    pub fn listeners(&self) -> Vec<Listen> {
+        let tcp = self.listen.iter().map(|a| Listen::Tcp(a.clone()));
+        tcp.chain(self.socket.iter().map(|p| Listen::Unix(p.clone()))).collect()
+    }
+}

@@ -1,0 +1,64 @@
+//! The `nbd(...)` layer: an export on an NBD server.
+
+use disks::nbd::{NbdDisk, NbdOptions, NbdUri, Transport};
+use irp::DeviceRef;
+
+use crate::{BuildContext, DriverFactory, LayerKind, LayerSpec, ParamDoc, ParamKind, SpecError};
+
+/// `nbd(uri=nbd://host:port/export,timeout=5s)` or
+/// `nbd(uri=nbd+unix:///export?socket=PATH)`: an export on an NBD server
+/// ([`NbdDisk`]).
+pub const NBD: DriverFactory = DriverFactory {
+    name: "nbd",
+    summary: "an export on an NBD server (qemu-nbd, nbdkit): flush = NBD_CMD_FLUSH; reconnects after a lost connection",
+    params: &[
+        ParamDoc {
+            key: "uri",
+            kind: ParamKind::Str,
+            default: None,
+            help: "nbd://host[:port][/export] or nbd+unix:///export?socket=PATH (required; no TLS)",
+        },
+        ParamDoc {
+            key: "timeout",
+            kind: ParamKind::Duration,
+            default: Some("5s"),
+            help: "bounds connecting and the handshake (also on reconnection)",
+        },
+        ParamDoc {
+            key: "request_timeout",
+            kind: ParamKind::Duration,
+            default: Some("2m"),
+            help: "a connection with requests in flight on which nothing arrives for this long is lost: they fail \
+                   with STATUS_IO_TIMEOUT and the next request reconnects (0: wait forever)",
+        },
+    ],
+    kind: LayerKind::Bottom,
+    build: build_nbd,
+};
+
+fn build_nbd(
+    layer: &mut LayerSpec,
+    _: Option<&DeviceRef>,
+    ctx: &BuildContext,
+) -> Result<DeviceRef, SpecError> {
+    let p = &mut layer.params;
+    let text = p.require_str("uri")?.to_owned();
+    let mut uri = NbdUri::parse(&text).map_err(|e| p.invalid("uri", e.kind.to_string()))?;
+    if let Transport::Unix { socket } = &mut uri.transport
+        && socket.is_relative()
+        && !socket.as_os_str().as_encoded_bytes().starts_with(b"\0")
+    {
+        *socket = ctx.resolve_path(&*socket);
+    }
+    let mut options = NbdOptions::new(uri);
+    if let Some(timeout) = p.get_duration("timeout")? {
+        if timeout.is_zero() {
+            return Err(p.invalid("timeout", "must be longer than zero"));
+        }
+        options.timeout = timeout;
+    }
+    if let Some(limit) = p.get_duration("request_timeout")? {
+        options.request_timeout = (!limit.is_zero()).then_some(limit);
+    }
+    NbdDisk::create(ctx.device_name(), options).map_err(|e| SpecError::build_failed(layer, e))
+}
