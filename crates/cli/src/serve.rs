@@ -2,10 +2,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use irp::units;
+use irp::{IoManager, units};
 use nbd_server::{ExportConfig, FileConfig, Listen, Server, ServerConfig, ServerError};
 use stack::{DriverRegistry, ParamKind, StackSpec};
 
@@ -95,7 +96,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     config.exports = exports;
     config.registry = registry;
-    let server = Server::bind(config).map_err(|e| match e {
+    // The process's one I/O manager: every front end registers its stacks with it, and its
+    // shutdown list writes every cache back when they have all stopped.
+    let manager = Arc::new(IoManager::new());
+    let server = Server::bind(config, Arc::clone(&manager)).map_err(|e| match e {
         ServerError::Stack { name, source } => {
             anyhow!("the stack of export {name:?} is not valid:\n{source}")
         }
@@ -122,7 +126,12 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "stop with Ctrl-C or SIGTERM (caches are written back)")?;
     }
     out.flush()?;
-    server.run().map_err(|e| anyhow!("{e}"))?;
+    let served = server.run().map_err(|e| anyhow!("{e}"));
+    tracing::info!("shutting the stacks down");
+    manager
+        .shutdown()
+        .map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;
+    served?;
     writeln!(out, "stopped: every stack shut down")?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::transmission::{self, ServerBounds};
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) exports: Exports,
-    pub(crate) manager: IoManager,
+    pub(crate) manager: Arc<IoManager>,
     pub(crate) limits: Limits,
     /// The server-wide bounds, built from `limits`.
     pub(crate) bounds: ServerBounds,

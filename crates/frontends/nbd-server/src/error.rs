@@ -78,9 +78,6 @@ pub enum ServerError {
     /// Waiting for connections failed.
     #[error("waiting for connections failed: {0}")]
     Poll(std::io::Error),
-    /// Shutdown (`IRP_MJ_SHUTDOWN`) failed on a stack: its data may not all be written.
-    #[error("shutdown of the exports failed: {0}")]
-    Shutdown(IoError),
 }
 
 fn bind_hint(error: &std::io::Error) -> &'static str {

@@ -28,13 +28,15 @@ use crate::transmission::ServerBounds;
 /// let config = ServerConfig::new()
 ///     .listen(Listen::Tcp("127.0.0.1:0".into()))
 ///     .export(ExportConfig::new("", spec));
-/// let server = Server::bind(config)?;
+/// let manager = std::sync::Arc::new(irp::IoManager::new());
+/// let server = Server::bind(config, std::sync::Arc::clone(&manager))?;
 /// println!("listening on {:?}", server.local_addr());
 /// let handle = server.handle();
 /// let thread = std::thread::spawn(move || server.run());
 /// // ... clients connect ...
 /// handle.stop();
 /// thread.join().unwrap()?;
+/// manager.shutdown()?; // every cache written back
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -105,13 +107,13 @@ impl ServerHandle {
 
 impl Server {
     /// Binds every listener, then builds every export's stack (creating image files as
-    /// the specs say) and reads its size.
-    pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+    /// the specs say), registers it with `manager` — the process's one I/O manager, shared
+    /// with its other front ends — and reads its size.
+    pub fn bind(config: ServerConfig, manager: Arc<IoManager>) -> Result<Server, ServerError> {
         if config.listen.is_empty() {
             return Err(ServerError::NoListeners);
         }
         let listeners = config.listen.iter().map(Listener::bind).collect::<Result<Vec<_>, _>>()?;
-        let manager = IoManager::new();
         let exports = Exports::build(&config, &manager)?;
         let waker =
             Waker::new().map_err(|source| ServerError::Bind { what: "a wake-up socket".into(), source })?;
@@ -154,9 +156,9 @@ impl Server {
     }
 
     /// Serves until stopped, then stops gracefully: closes the listeners, lets every
-    /// connection answer its requests in flight, closes the handles, and sends
-    /// `IRP_MJ_SHUTDOWN` down every stack. An error from that shutdown means data may
-    /// not have reached storage.
+    /// connection answer its requests in flight and closes its handles. The stacks stay
+    /// registered with the I/O manager: whoever owns it sends `IRP_MJ_SHUTDOWN` down every
+    /// stack ([`IoManager::shutdown`]) once every front end has stopped.
     pub fn run(self) -> Result<(), ServerError> {
         let Server { ctx, listeners, waker } = self;
         let registry = Arc::new(Registry::default());
@@ -164,9 +166,8 @@ impl Server {
         tracing::info!("stopping: no new connections; answering the requests in flight");
         drop(listeners);
         registry.stop_all();
-        tracing::info!("connections closed; shutting the stacks down");
-        let shutdown = ctx.manager.shutdown().map_err(ServerError::Shutdown);
-        accepted.and(shutdown)
+        tracing::info!("connections closed");
+        accepted
     }
 }
 

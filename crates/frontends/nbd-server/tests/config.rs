@@ -45,11 +45,15 @@ fn toml_mistakes_are_reported_with_their_place() {
     assert!(message.contains("export \"a\"") && message.contains("^"), "{message}");
 }
 
+fn bind_with_manager(config: ServerConfig) -> Result<Server, ServerError> {
+    Server::bind(config, std::sync::Arc::new(irp::IoManager::new()))
+}
+
 fn bind(exports: Vec<nbd_server::ExportConfig>, default: Option<&str>) -> Result<Server, ServerError> {
     let mut config = ServerConfig::new().listen(Listen::Tcp("127.0.0.1:0".into()));
     config.exports = exports;
     config.default_export = default.map(str::to_owned);
-    Server::bind(config)
+    bind_with_manager(config)
 }
 
 #[test]
@@ -65,7 +69,7 @@ fn bind_refuses_inconsistent_configurations() {
     assert!(matches!(unknown, Err(ServerError::UnknownDefault { .. })));
     let spec = bind(vec![export("a", "memory(size=1M) / memory(size=1M)")], None);
     assert!(matches!(spec, Err(ServerError::Stack { .. })));
-    let none = Server::bind(ServerConfig::new().export(export("a", "memory(size=1M)")));
+    let none = bind_with_manager(ServerConfig::new().export(export("a", "memory(size=1M)")));
     assert!(matches!(none, Err(ServerError::NoListeners)));
 
     let server = bind(vec![export("a", "memory(size=1M)")], Some("a")).unwrap();
@@ -74,7 +78,7 @@ fn bind_refuses_inconsistent_configurations() {
     assert_eq!(server.uris(), vec![format!("nbd://{addr}")]);
     let exports = server.exports();
     assert_eq!((exports[0].name.as_str(), exports[0].size), ("a", 1 << 20));
-    let taken = Server::bind(
+    let taken = bind_with_manager(
         ServerConfig::new().listen(Listen::Tcp(addr.to_string())).export(export("a", "memory(size=1M)")),
     );
     let message = taken.unwrap_err().to_string();
@@ -90,10 +94,10 @@ fn unix_sockets_stale_and_live() {
     assert!(path.exists());
     let config =
         || ServerConfig::new().listen(Listen::Unix(path.clone())).export(export("", "memory(size=1M)"));
-    let server = Server::bind(config()).unwrap();
+    let server = bind_with_manager(config()).unwrap();
     assert_eq!(server.socket_path(), Some(path.as_path()));
     // One a server listens on is not.
-    let message = Server::bind(config()).unwrap_err().to_string();
+    let message = bind_with_manager(config()).unwrap_err().to_string();
     assert!(message.contains("listening"), "{message}");
     // Stopping removes the socket file.
     server.handle().stop();

@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use nbd_server::{ExportConfig, Limits, Listen, Server, ServerConfig, ServerError, ServerHandle};
+use std::sync::Arc;
+
+use irp::IoManager;
+use nbd_server::{ExportConfig, Limits, Listen, Server, ServerConfig, ServerHandle};
 
 pub struct Running {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     handle: ServerHandle,
-    thread: Option<JoinHandle<Result<(), ServerError>>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
 }
 
 /// An export of `spec` (relative paths land in the test's directory).
@@ -30,10 +33,15 @@ impl Running {
         config.exports = exports;
         config.limits = limits;
         config.build = config.build.with_base_dir(dir.path());
-        let server = Server::bind(config).expect("server starts");
+        let manager = Arc::new(IoManager::new());
+        let server = Server::bind(config, Arc::clone(&manager)).expect("server starts");
         assert_eq!(server.socket_path(), Some(socket.as_path()));
         let handle = server.handle();
-        let thread = std::thread::spawn(move || server.run());
+        // As `irpstack serve` does: the stacks shut down once the server stopped.
+        let thread = std::thread::spawn(move || {
+            server.run().map_err(|e| e.to_string())?;
+            manager.shutdown().map_err(|e| format!("shutdown: {e}"))
+        });
         Running { dir, socket, handle, thread: Some(thread) }
     }
 
@@ -46,7 +54,7 @@ impl Running {
     }
 
     /// Stops the server and returns what `run` returned; the directory stays until drop.
-    pub fn stop(&mut self) -> Result<(), ServerError> {
+    pub fn stop(&mut self) -> Result<(), String> {
         self.handle.stop();
         self.thread.take().expect("running").join().expect("server thread")
     }
