@@ -44,4 +44,6 @@ pub use transaction::Transaction;
 pub use writer::{CommitInfo, Journal};
 
 #[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
 mod tests;
