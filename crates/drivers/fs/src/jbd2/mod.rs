@@ -46,4 +46,6 @@ pub use writer::{CommitInfo, Journal};
 #[cfg(test)]
 mod crash_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
