@@ -70,6 +70,12 @@ impl Descriptor {
         if features.csum_v3() && !tail_ok(seed, block) {
             return Err(err(CorruptKind::DescriptorChecksum));
         }
+        Ok(Descriptor::decode_unverified(block, features, header.sequence))
+    }
+
+    /// The tags of a descriptor whose header was decoded, without checking its checksum
+    /// (recovery's scan uses it to step over a suspect descriptor's data blocks).
+    pub(crate) fn decode_unverified(block: &[u8], features: &Features, sequence: u32) -> Descriptor {
         let tag_size = features.tag_size();
         let limit = block.len().saturating_sub(features.tail_size());
         let mut off = HEADER_SIZE;
@@ -97,7 +103,7 @@ impl Descriptor {
                 break;
             }
         }
-        Ok(Descriptor { sequence: header.sequence, tags })
+        Descriptor { sequence, tags }
     }
 
     /// Encodes a descriptor of `block_size` bytes. The first tag carries `uuid`, the rest

@@ -2,9 +2,16 @@
 //! its end — the last transaction whose commit block is there and valid.
 //!
 //! The walk stops (without error: this is how a log ends) at a block that is not a journal
-//! block, at an unexpected sequence number, at a descriptor, revoke or commit block whose
-//! checksum fails, or after going once around the whole log. Everything after the last valid
-//! commit block (a transaction being written when the system stopped) is ignored.
+//! block, at an unexpected sequence number, at a commit block whose checksum fails, or after
+//! going once around the whole log. Everything after the last valid commit block (a
+//! transaction being written when the system stopped) is ignored.
+//!
+//! A descriptor or revoke block whose checksum fails is either a stale block (left from an
+//! earlier use of the journal area) or damage in the middle of the log. As jbd2 does, the
+//! walk steps over it to the transaction's commit block: if that commit is valid and not
+//! older than the last good one, the transaction was committed and is damaged — an error,
+//! since ending the log there would silently drop committed transactions; otherwise the log
+//! ends at the suspect block.
 
 use super::area::JournalArea;
 use super::commit::CommitBlock;
@@ -97,6 +104,9 @@ pub fn scan(dev: &dyn BlockDevice, area: &JournalArea, sb: &JournalSuperblock) -
         blocks: Vec::new(),
         revokes: Vec::new(),
     };
+    // A descriptor or revoke block of the current transaction whose checksum failed.
+    let mut suspect: Option<(u64, CorruptKind)> = None;
+    let mut last_commit_sec = 0u64;
     let end = loop {
         if visited >= u64::from(ring.len()) {
             break LogEnd::WrappedAround;
@@ -114,7 +124,10 @@ pub fn scan(dev: &dyn BlockDevice, area: &JournalArea, sb: &JournalSuperblock) -
             Some(BlockType::Descriptor) => {
                 let d = match Descriptor::decode(&buf, &features, seed, jblock) {
                     Ok(d) => d,
-                    Err(Jbd2Error::Corrupt { kind, .. }) => break LogEnd::BadChecksum(kind),
+                    Err(Jbd2Error::Corrupt { kind: kind @ CorruptKind::DescriptorChecksum, .. }) => {
+                        suspect.get_or_insert((jblock, kind));
+                        Descriptor::decode_unverified(&buf, &features, header.sequence)
+                    }
                     Err(e) => return Err(e),
                 };
                 let n = d.tags.len() as u64;
@@ -128,14 +141,14 @@ pub fn scan(dev: &dyn BlockDevice, area: &JournalArea, sb: &JournalSuperblock) -
                 visited += 1 + n;
             }
             Some(BlockType::Revoke) => {
-                let r = match RevokeBlock::decode(&buf, &features, seed, jblock) {
-                    Ok(r) => r,
+                match RevokeBlock::decode(&buf, &features, seed, jblock) {
+                    Ok(r) => tx.revokes.extend(r.blocks),
                     Err(Jbd2Error::Corrupt { kind: kind @ CorruptKind::RevokeChecksum, .. }) => {
-                        break LogEnd::BadChecksum(kind);
+                        suspect.get_or_insert((jblock, kind));
                     }
+                    Err(_) if suspect.is_some() => {}
                     Err(e) => return Err(e),
                 };
-                tx.revokes.extend(r.blocks);
                 pos = ring.advance(pos, 1);
                 visited += 1;
             }
@@ -147,6 +160,13 @@ pub fn scan(dev: &dyn BlockDevice, area: &JournalArea, sb: &JournalSuperblock) -
                     }
                     Err(e) => return Err(e),
                 };
+                if let Some((bad_block, kind)) = suspect.take() {
+                    if c.commit_sec >= last_commit_sec {
+                        return Err(Jbd2Error::corrupt(bad_block, kind));
+                    }
+                    break LogEnd::BadChecksum(kind);
+                }
+                last_commit_sec = c.commit_sec;
                 let next = ring.advance(pos, 1);
                 let done = std::mem::replace(
                     &mut tx,
@@ -171,6 +191,10 @@ pub fn scan(dev: &dyn BlockDevice, area: &JournalArea, sb: &JournalSuperblock) -
             }
             _ => break LogEnd::BlockType { found: header.block_type },
         }
+    };
+    let end = match suspect {
+        Some((_, kind)) => LogEnd::BadChecksum(kind),
+        None => end,
     };
     scan.end_sequence = tx.sequence;
     scan.end_block = tx.first_block;

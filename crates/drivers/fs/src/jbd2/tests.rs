@@ -205,3 +205,40 @@ fn open_refuses_a_dirty_journal_and_too_large_transactions_are_refused() {
     let (j, r) = Journal::recover_and_open(dev, area()).unwrap();
     assert_eq!((r.transactions, j.next_sequence()), (1, 3));
 }
+
+#[test]
+fn a_damaged_descriptor_of_a_committed_transaction_is_an_error() {
+    let (dev, mut j) = new_journal(Features::kernel_default());
+    for round in 1..=2u8 {
+        let mut t = j.begin();
+        t.add_block(100, image(round, 100)).unwrap();
+        t.add_block(101, image(round, 101)).unwrap();
+        j.commit(t).unwrap();
+    }
+    // Transaction 1's descriptor is journal block 1; its commit (block 4) is intact.
+    dev.write_at(area().offset(1).unwrap() + 512, &[0x77; 512]).unwrap();
+    let e = recover(&*dev, &area()).unwrap_err();
+    assert_eq!(e.to_string(), "journal block 1: descriptor block checksum mismatch");
+    assert_eq!(home(&*dev, 100), vec![0; BS], "nothing replayed");
+}
+
+#[test]
+fn a_stale_transaction_of_another_journal_ends_the_log() {
+    let (dev, mut j) = new_journal(Features::kernel_default());
+    let mut t = j.begin();
+    t.add_block(100, image(1, 100)).unwrap();
+    j.commit(t).unwrap(); // blocks 1..=3
+    // What an earlier file system's journal (another UUID) left at block 4, with the
+    // sequence number this journal would use next.
+    let f = Features::kernel_default();
+    let other = checksum::seed(&[0xEE; 16]);
+    let tag = descriptor::BlockTag { home: 101, flags: 0, checksum: 0 };
+    let d = descriptor::Descriptor { sequence: 2, tags: vec![tag] }.encode(&f, other, BS, &[0xEE; 16]);
+    area().write(&*dev, 4, &d).unwrap();
+    area().write(&*dev, 5, &image(9, 101)).unwrap();
+    area().write(&*dev, 6, &commit::CommitBlock::new(2, 0, 0).encode(&f, other, BS)).unwrap();
+    let r = recover(&*dev, &area()).unwrap();
+    assert_eq!(r.transactions, 1);
+    assert_eq!(r.log_end, LogEnd::BadChecksum(CorruptKind::DescriptorChecksum));
+    assert_eq!(home(&*dev, 101), vec![0; BS]);
+}
