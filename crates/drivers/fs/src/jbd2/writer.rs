@@ -194,8 +194,7 @@ impl Journal {
         E: std::fmt::Display,
     {
         let bs = self.area.block_size();
-        if tx.blocks.values().any(|b| b.len() != bs) {
-            let (&home, b) = tx.blocks.iter().find(|(_, b)| b.len() != bs).expect("just found");
+        if let Some((&home, b)) = tx.blocks.iter().find(|(_, b)| b.len() != bs) {
             return Err(Jbd2Error::BadImage { home, len: b.len(), block_size: bs });
         }
         let needed = self.log_blocks_needed(&tx);
