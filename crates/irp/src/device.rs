@@ -1,9 +1,9 @@
 //! Device objects and device stacks (`DEVICE_OBJECT`, `IoAttachDeviceToDeviceStack`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use crate::device_names;
 use crate::driver::Driver;
 use crate::verifier::Verifier;
 
@@ -100,21 +100,6 @@ impl std::fmt::Debug for Device {
 
 static NEXT_DEVICE_ID: AtomicU32 = AtomicU32::new(1);
 
-fn names() -> &'static Mutex<HashMap<u32, String>> {
-    static NAMES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
-    NAMES.get_or_init(Default::default)
-}
-
-/// The name of a device by id (for diagnostics of IRPs that outlived their device).
-pub(crate) fn device_name(id: u32) -> String {
-    names()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&id)
-        .cloned()
-        .unwrap_or_else(|| format!("device#{id}"))
-}
-
 /// Builds a device (`IoCreateDevice`), as the bottom of a new stack or attached on top
 /// of one.
 #[derive(Debug)]
@@ -207,7 +192,7 @@ impl DeviceBuilder {
             return Err(DeviceError::NotPowerOfTwo { name, what: "sector size", value: sector_size.into() });
         }
         let id = NEXT_DEVICE_ID.fetch_add(1, Ordering::Relaxed);
-        names().lock().unwrap_or_else(PoisonError::into_inner).insert(id, name.clone());
+        device_names::insert(id, &name);
         Ok(Arc::new(Device {
             id,
             name,
@@ -333,6 +318,6 @@ impl Device {
 
 impl Drop for Device {
     fn drop(&mut self) {
-        names().lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+        device_names::remove(self.id);
     }
 }

@@ -39,6 +39,7 @@ mod call;
 mod condvar;
 pub mod cpu_cache;
 mod device;
+mod device_names;
 pub mod dma;
 mod driver;
 mod file_object;

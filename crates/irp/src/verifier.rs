@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::device::device_name;
+use crate::device_names;
 use crate::function::MajorFunction;
 
 /// A rule the verifier checks. Each has a stable code (`IRPSTACK-Vnnn`), and where
@@ -171,7 +171,7 @@ impl Verifier {
         detail: fmt::Arguments<'_>,
     ) {
         if self.is_enabled() {
-            let device = device.map_or_else(|| "?".to_owned(), device_name);
+            let device = device.map_or_else(|| "?".to_owned(), device_names::name_of);
             self.report_named(rule, device, major, detail);
         }
     }

@@ -248,7 +248,7 @@ fn baseline(image: &Path, threads: usize, duration: Duration) -> anyhow::Result<
 fn through_stack(top: &DeviceRef, threads: usize, duration: Duration) -> anyhow::Result<StackRun> {
     let stats = stack_driver::<Stats>(top).context("the stack has no stats filter")?;
     let cache = stack_driver::<Cache>(top).context("the stack has no cache")?;
-    let lower_flushes = || cache.counters().lower_flushes.load(Ordering::Relaxed);
+    let lower_flushes = || cache.counters().lower_flushes;
     let (before, lower_before) = (stats.snapshot(), lower_flushes());
     let manager = IoManager::new();
     manager.register("bench", top)?;

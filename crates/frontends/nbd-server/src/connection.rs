@@ -7,23 +7,10 @@ use std::net::Shutdown;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use irp::IoManager;
-
-use crate::config::Limits;
-use crate::export::Exports;
+use crate::context::Context;
 use crate::handshake::{self, HandshakeError, Outcome};
 use crate::listener::Stream;
-use crate::transmission::{self, ServerBounds};
-
-/// What every connection shares.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub(crate) exports: Exports,
-    pub(crate) manager: Arc<IoManager>,
-    pub(crate) limits: Limits,
-    /// The server-wide bounds, built from `limits`.
-    pub(crate) bounds: ServerBounds,
-}
+use crate::transmission;
 
 /// The live connections: a clone of each socket (to stop its reader) and its thread.
 #[derive(Debug, Default)]

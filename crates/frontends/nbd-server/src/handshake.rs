@@ -17,7 +17,7 @@ use nbd::handshake::{
     encode_option_ack, encode_option_error, encode_rep_server, encode_server_greeting, parse_option,
 };
 
-use crate::connection::Context;
+use crate::context::Context;
 use crate::export::Export;
 
 /// What the handshake ended with.

@@ -56,6 +56,7 @@
 
 mod config;
 mod connection;
+mod context;
 mod error;
 mod export;
 mod handshake;

@@ -12,7 +12,8 @@ use std::time::Duration;
 use irp::IoManager;
 
 use crate::config::ServerConfig;
-use crate::connection::{Context, Registry};
+use crate::connection::Registry;
+use crate::context::Context;
 use crate::error::ServerError;
 use crate::export::Exports;
 use crate::listener::Listener;

@@ -42,6 +42,7 @@ mod connect;
 mod engine;
 mod error;
 mod plan;
+mod shared;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -85,7 +86,7 @@ impl NbdOptions {
 #[derive(Debug)]
 pub struct NbdDisk {
     info: ExportInfo,
-    shared: Arc<engine::Shared>,
+    shared: Arc<shared::Shared>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -114,7 +115,7 @@ impl NbdDisk {
                  (flushes fail with STATUS_NOT_SUPPORTED)"
             );
         }
-        let shared = Arc::new(engine::Shared::new(name, uri.clone(), *timeout, *request_timeout, info));
+        let shared = Arc::new(shared::Shared::new(name, uri.clone(), *timeout, *request_timeout, info));
         let threads = |source| NbdError::Threads { uri: uri.clone(), source };
         let first = conn::Connection::start(Arc::clone(&shared), stream, info, 1).map_err(threads)?;
         let writer = engine::Writer::new(Arc::clone(&shared), Arc::clone(&first));
@@ -242,7 +243,7 @@ impl Drop for NbdDisk {
     fn drop(&mut self) {
         self.shared.stop();
         if let Some(writer) = self.writer.take()
-            && !engine::on_nbd_thread()
+            && !shared::on_nbd_thread()
             && writer.join().is_err()
         {
             tracing::error!(uri = %self.shared.uri, "the NBD writer thread panicked");

@@ -115,23 +115,56 @@ pub enum CacheError {
     Device(#[from] irp::DeviceError),
 }
 
-/// Counters, readable while running.
+/// Counters, updated while running.
 #[derive(Debug, Default)]
-pub struct CacheCounters {
+pub(crate) struct CacheCounters {
     /// Flush IRPs received.
-    pub flushes: AtomicU64,
+    pub(crate) flushes: AtomicU64,
     /// Flushes sent to the lower device.
-    pub lower_flushes: AtomicU64,
+    pub(crate) lower_flushes: AtomicU64,
     /// Blocks written below.
-    pub blocks_written: AtomicU64,
+    pub(crate) blocks_written: AtomicU64,
     /// Block writes below that failed.
-    pub write_errors: AtomicU64,
+    pub(crate) write_errors: AtomicU64,
     /// Writes that had to write behind themselves (throttled).
-    pub throttled: AtomicU64,
+    pub(crate) throttled: AtomicU64,
     /// Writes that went around the cache (at least `bypass` bytes).
-    pub bypassed: AtomicU64,
+    pub(crate) bypassed: AtomicU64,
     /// Writes written behind by their own thread right after completing (`eager`).
-    pub eager: AtomicU64,
+    pub(crate) eager: AtomicU64,
+}
+
+impl CacheCounters {
+    fn snapshot(&self) -> CacheCounts {
+        CacheCounts {
+            flushes: self.flushes.load(Ordering::Relaxed),
+            lower_flushes: self.lower_flushes.load(Ordering::Relaxed),
+            blocks_written: self.blocks_written.load(Ordering::Relaxed),
+            write_errors: self.write_errors.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            bypassed: self.bypassed.load(Ordering::Relaxed),
+            eager: self.eager.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the cache has counted so far (a snapshot: [`Cache::counters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Flush IRPs received.
+    pub flushes: u64,
+    /// Flushes sent to the lower device.
+    pub lower_flushes: u64,
+    /// Blocks written below.
+    pub blocks_written: u64,
+    /// Block writes below that failed.
+    pub write_errors: u64,
+    /// Writes that had to write behind themselves (throttled).
+    pub throttled: u64,
+    /// Writes that went around the cache (at least `bypass` bytes).
+    pub bypassed: u64,
+    /// Writes written behind by their own thread right after completing (`eager`).
+    pub eager: u64,
 }
 
 pub(crate) struct Inner {
@@ -209,9 +242,9 @@ impl Cache {
         Ok(device)
     }
 
-    /// Counters.
-    pub fn counters(&self) -> &CacheCounters {
-        &self.inner.counters
+    /// What the cache has counted so far.
+    pub fn counters(&self) -> CacheCounts {
+        self.inner.counters.snapshot()
     }
 
     /// Bytes cached and bytes dirty.

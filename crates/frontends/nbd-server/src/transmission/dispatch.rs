@@ -8,7 +8,7 @@ use nbd::consts::{EINVAL, EIO, ENOMEM};
 use nbd::transmission::Command;
 
 use super::Shared;
-use super::inflight::Ticket;
+use super::outgoing::Ticket;
 use super::outgoing::{Reply, nbd_errno};
 
 /// What a completion does after a successful IRP.

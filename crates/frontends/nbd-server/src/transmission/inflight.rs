@@ -8,10 +8,6 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use irp::Condvar;
-use nbd::consts::EIO;
-
-use super::Shared;
-use super::outgoing::{Outgoing, Reply};
 
 /// Requests read but not answered yet on one connection, and their buffer bytes (counted
 /// in the server's [`ServerInflight`] too).
@@ -48,7 +44,7 @@ impl Inflight {
     /// Waits for room for one more request of `bytes` on the connection, then on the
     /// server, and counts it. A request is always let in when nothing else is in flight,
     /// whatever its size.
-    fn acquire(&self, bytes: usize) {
+    pub(super) fn acquire(&self, bytes: usize) {
         let mut counts = self.lock();
         while counts.requests > 0
             && (counts.requests >= self.max_requests || counts.bytes + bytes > self.max_bytes)
@@ -63,7 +59,7 @@ impl Inflight {
 
     /// Frees the place of a request of `bytes`: on the server first, so that a connection
     /// seen idle holds nothing on the server either.
-    fn release(&self, bytes: usize) {
+    pub(super) fn release(&self, bytes: usize) {
         self.server.release(bytes);
         let mut counts = self.lock();
         counts.requests -= 1;
@@ -101,7 +97,7 @@ impl ServerInflight {
     /// Waits until `bytes` more fit, then counts them. They are always let in when no
     /// bytes at all are in flight, so a request larger than the bound still goes through;
     /// a request without a buffer never waits.
-    fn acquire(&self, bytes: usize) {
+    pub(super) fn acquire(&self, bytes: usize) {
         if bytes == 0 {
             return;
         }
@@ -112,7 +108,7 @@ impl ServerInflight {
         *in_flight += bytes;
     }
 
-    fn release(&self, bytes: usize) {
+    pub(super) fn release(&self, bytes: usize) {
         if bytes == 0 {
             return;
         }
@@ -123,55 +119,6 @@ impl ServerInflight {
     #[cfg(test)]
     fn in_flight(&self) -> usize {
         *self.lock()
-    }
-}
-
-/// One request in flight: answering it (exactly once) frees its place, once the reply
-/// was sent.
-///
-/// A ticket dropped without a reply (a bug) answers `EIO`, so that the client is never
-/// left waiting, and logs it.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    pub(crate) shared: Arc<Shared>,
-    cookie: u64,
-    bytes: usize,
-    answered: bool,
-}
-
-impl Ticket {
-    /// Waits for room on the connection and on the server, then takes a place for a
-    /// request of `bytes`.
-    pub(crate) fn acquire(shared: &Arc<Shared>, cookie: u64, bytes: usize) -> Ticket {
-        shared.inflight.acquire(bytes);
-        Ticket { shared: Arc::clone(shared), cookie, bytes, answered: false }
-    }
-
-    /// Sends the reply. The ticket travels with it and frees the request's place when
-    /// the reply is on the wire: a request counts as in flight until then.
-    pub(crate) fn reply(mut self, reply: Reply) {
-        self.answered = true;
-        let shared = Arc::clone(&self.shared);
-        let (cookie, structured) = (self.cookie, shared.writer.structured);
-        shared.writer.send(Outgoing::encode(cookie, reply, structured, Some(self)));
-    }
-
-    /// Frees the place without a reply: the connection broke while the request was
-    /// being read, and the request was not carried out.
-    pub(crate) fn abandon(mut self) {
-        self.answered = true;
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if !self.answered {
-            tracing::error!(peer = %self.shared.peer, cookie = self.cookie, "a request was dropped without a reply; answering EIO");
-            let reply = Reply::error(EIO, "internal error: request lost");
-            let structured = self.shared.writer.structured;
-            self.shared.writer.send(Outgoing::encode(self.cookie, reply, structured, None));
-        }
-        self.shared.inflight.release(self.bytes);
     }
 }
 

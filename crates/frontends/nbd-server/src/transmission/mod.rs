@@ -19,8 +19,8 @@ use crate::config::Limits;
 use crate::handshake::Session;
 use crate::listener::Stream;
 use buffers::{BufferPool, KeptBudget};
-use inflight::{Inflight, ServerInflight, Ticket};
-use outgoing::Reply;
+use inflight::{Inflight, ServerInflight};
+use outgoing::{Reply, Ticket};
 use writer::ReplyWriter;
 
 /// Read buffer: small requests (headers, 4 KiB writes) arrive many per system call.

@@ -1,5 +1,6 @@
 //! Replies as bytes on their way out: a header (inline for the usual sizes) and, for a
-//! read, the MDL the data was read into; how much of them has been sent.
+//! read, the MDL the data was read into; how much of them has been sent — and the
+//! [`Ticket`] that holds a request's place in flight until its reply is on the wire.
 
 use std::io::IoSlice;
 
@@ -9,7 +10,9 @@ use nbd::transmission::{
     encode_error_chunk, encode_none_chunk, encode_offset_data_header, encode_simple_reply,
 };
 
-use super::inflight::Ticket;
+use std::sync::Arc;
+
+use super::Shared;
 
 /// The answer to one request.
 #[derive(Debug)]
@@ -141,5 +144,54 @@ pub(crate) fn nbd_errno(status: Status) -> u32 {
         libc::EOVERFLOW => EOVERFLOW,
         libc::ESHUTDOWN | libc::ENODEV => ESHUTDOWN,
         _ => EIO,
+    }
+}
+
+/// One request in flight: answering it (exactly once) frees its place, once the reply
+/// was sent.
+///
+/// A ticket dropped without a reply (a bug) answers `EIO`, so that the client is never
+/// left waiting, and logs it.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    pub(crate) shared: Arc<Shared>,
+    cookie: u64,
+    bytes: usize,
+    answered: bool,
+}
+
+impl Ticket {
+    /// Waits for room on the connection and on the server, then takes a place for a
+    /// request of `bytes`.
+    pub(crate) fn acquire(shared: &Arc<Shared>, cookie: u64, bytes: usize) -> Ticket {
+        shared.inflight.acquire(bytes);
+        Ticket { shared: Arc::clone(shared), cookie, bytes, answered: false }
+    }
+
+    /// Sends the reply. The ticket travels with it and frees the request's place when
+    /// the reply is on the wire: a request counts as in flight until then.
+    pub(crate) fn reply(mut self, reply: Reply) {
+        self.answered = true;
+        let shared = Arc::clone(&self.shared);
+        let (cookie, structured) = (self.cookie, shared.writer.structured);
+        shared.writer.send(Outgoing::encode(cookie, reply, structured, Some(self)));
+    }
+
+    /// Frees the place without a reply: the connection broke while the request was
+    /// being read, and the request was not carried out.
+    pub(crate) fn abandon(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.answered {
+            tracing::error!(peer = %self.shared.peer, cookie = self.cookie, "a request was dropped without a reply; answering EIO");
+            let reply = Reply::error(EIO, "internal error: request lost");
+            let structured = self.shared.writer.structured;
+            self.shared.writer.send(Outgoing::encode(self.cookie, reply, structured, None));
+        }
+        self.shared.inflight.release(self.bytes);
     }
 }

@@ -24,8 +24,8 @@ use std::thread::{self, JoinHandle};
 use irp::{Irp, Status};
 
 use super::connect::ExportInfo;
-use super::engine::Shared;
 use super::plan::{Op, Payload, Plan};
+use super::shared::Shared;
 use super::stream::Stream;
 use nbd::consts::{CMD_FLAG_FUA, CMD_FLUSH};
 use nbd::transmission::{Command, encode_request};

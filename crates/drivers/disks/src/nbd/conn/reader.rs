@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use irp::{Irp, Mdl, Status};
 
 use super::{Connection, INTERNAL, complete};
-use crate::nbd::engine::mark_nbd_thread;
 use crate::nbd::error::status_from_nbd_error;
+use crate::nbd::shared::mark_nbd_thread;
 use crate::nbd::stream::Watch;
 use nbd::consts::{CMD_FLUSH, CMD_TRIM, CMD_WRITE, CMD_WRITE_ZEROES, ESHUTDOWN, SIMPLE_REPLY_LEN};
 use nbd::transmission::{SimpleReply, decode_simple_reply};
