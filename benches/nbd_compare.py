@@ -109,6 +109,9 @@ def main():
     ap.add_argument("--dir", default=os.path.join(ROOT, "target"))
     ap.add_argument("--json", action="store_true", help="one JSON object per row")
     ap.add_argument("--only", help="comma-separated workloads to run (default: all)")
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="also run another irpstack binary (e.g. one built from an older commit) on the "
+                         "same stack, as irp-baseline~, to compare before and after in one alternating run")
     ap.add_argument("--references", action="store_true",
                     help="also run servers that are not durable (marked *), to show the ceiling here")
     args = ap.parse_args()
@@ -139,6 +142,9 @@ def main():
         # page cache or runs under different conditions; the median of the rounds counts.
         runs = {}
         all_servers = servers(image, sock) + (references(image, sock, args.size) if args.references else [])
+        if args.baseline:
+            ours = dict(servers(image, sock))["irpstack"]
+            all_servers.append(("irp-baseline~", [args.baseline] + ours[1:]))
         for workload, fio_args, metric in workloads:
             for round_ in range(args.rounds):
                 order = all_servers[round_ % len(all_servers):] + all_servers[:round_ % len(all_servers)]
@@ -176,6 +182,8 @@ def main():
           f"{args.size} image; ratio = irpstack / best peer")
     if args.references:
         print("* not durable: references for the ceiling on this machine, never counted as peers")
+    if args.baseline:
+        print(f"~ the same stack served by {args.baseline} (a baseline, never counted as a peer)")
 
 
 if __name__ == "__main__":
