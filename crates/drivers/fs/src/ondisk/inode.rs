@@ -320,6 +320,11 @@ impl Inode {
     }
 }
 
+/// Word `i` of a block map (`i_block`, or an indirect block): a little-endian block number.
+pub fn i_block_word(b: &[u8], i: usize) -> u32 {
+    super::bytes::u32_at(b, i.saturating_mul(4))
+}
+
 /// crc32c(crc32c(fs seed, le32 ino), le32 generation).
 pub fn inode_csum_seed(fs_seed: u32, ino: u32, generation: u32) -> u32 {
     crc32c_raw(crc32c_raw(fs_seed, &ino.to_le_bytes()), &generation.to_le_bytes())
