@@ -195,4 +195,9 @@ fn kernel_made_tree_reads_back_byte_for_byte() {
     assert!(x.contains(&(b"user.small".to_vec(), b"tiny".to_vec())), "{x:?}");
     assert!(x.contains(&(b"user.large".to_vec(), vec![b'v'; 2000])), "{x:?}");
     assert_ne!(vol.read_inode(vol.resolve("/file1").unwrap()).unwrap().file_acl, 0);
+
+    // Every structure re-encodes to the bytes the kernel wrote.
+    let c = common::reencode::check_reencode(&vol);
+    eprintln!("re-encoded exactly: {c:?}");
+    assert!(c.extent_blocks >= 5 && c.dx_blocks >= 2 && c.xattr_blocks == 1 && c.dir_blocks > 500, "{c:?}");
 }

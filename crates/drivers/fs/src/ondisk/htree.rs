@@ -56,6 +56,10 @@ pub struct DxRoot {
     pub limit: u16,
     /// Entries (`count` of them).
     pub entries: Vec<DxEntry>,
+    /// `dt_reserved` of the dx_tail after `limit` entries (0 if no tail fits). The kernel
+    /// leaves whatever was there: after a linear directory is indexed, the old dirent
+    /// tail's bytes; it is covered by the checksum, so it is kept.
+    pub tail_reserved: u32,
 }
 
 /// A decoded dx_node.
@@ -65,6 +69,21 @@ pub struct DxNode {
     pub limit: u16,
     /// Entries (`count` of them).
     pub entries: Vec<DxEntry>,
+    /// `dt_reserved` of the dx_tail (0 if no tail fits).
+    pub tail_reserved: u32,
+}
+
+/// `dt_reserved` if a tail fits after `limit` entries at `off`.
+fn tail_reserved(b: &[u8], off: usize, limit: u16) -> u32 {
+    let t = off + usize::from(limit) * ENTRY;
+    if t + DX_TAIL_SIZE <= b.len() { u32_at(b, t) } else { 0 }
+}
+
+fn put_tail_reserved(b: &mut [u8], off: usize, limit: u16, v: u32) {
+    let t = off + usize::from(limit) * ENTRY;
+    if t + DX_TAIL_SIZE <= b.len() {
+        put_u32(b, t, v);
+    }
 }
 
 fn entries(b: &[u8], off: usize, what: &'static str) -> Result<(u16, Vec<DxEntry>)> {
@@ -119,7 +138,15 @@ impl DxRoot {
             ));
         }
         let (limit, entries) = entries(b, ROOT_ENTRIES_OFF, "dx_root")?;
-        Ok(DxRoot { dot_inode: u32_at(b, 0), dotdot_inode: u32_at(b, 12), info, limit, entries })
+        let tail_reserved = tail_reserved(b, ROOT_ENTRIES_OFF, limit);
+        Ok(DxRoot {
+            dot_inode: u32_at(b, 0),
+            dotdot_inode: u32_at(b, 12),
+            info,
+            limit,
+            entries,
+            tail_reserved,
+        })
     }
 
     /// Encodes the root into a zeroed block of `b.len()` bytes (the tail checksum, if any,
@@ -142,6 +169,7 @@ impl DxRoot {
         put_u8(b, ROOT_INFO_OFF + 6, self.info.indirect_levels);
         put_u8(b, ROOT_INFO_OFF + 7, self.info.unused_flags);
         put_entries(b, ROOT_ENTRIES_OFF, self.limit, &self.entries);
+        put_tail_reserved(b, ROOT_ENTRIES_OFF, self.limit, self.tail_reserved);
     }
 }
 
@@ -157,7 +185,7 @@ impl DxNode {
             ));
         }
         let (limit, entries) = entries(b, NODE_ENTRIES_OFF, "dx_node")?;
-        Ok(DxNode { limit, entries })
+        Ok(DxNode { limit, entries, tail_reserved: tail_reserved(b, NODE_ENTRIES_OFF, limit) })
     }
 
     /// Encodes the node into a zeroed block.
@@ -166,6 +194,7 @@ impl DxNode {
         put_u32(b, 0, 0);
         put_u16(b, 4, super::dirent::rec_len_to_disk(bs, bs));
         put_entries(b, NODE_ENTRIES_OFF, self.limit, &self.entries);
+        put_tail_reserved(b, NODE_ENTRIES_OFF, self.limit, self.tail_reserved);
     }
 }
 
@@ -222,7 +251,7 @@ mod tests {
             let root = DxRoot {
                 dot_inode: 12, dotdot_inode: 2,
                 info: DxRootInfo { reserved_zero: 0, hash_version: hv, info_length: 8, indirect_levels: levels, unused_flags: 0 },
-                limit, entries,
+                limit, entries, tail_reserved: 0xDE00_000C,
             };
             let mut b = vec![0u8; bs];
             root.encode_into(&mut b);
@@ -236,7 +265,7 @@ mod tests {
             let bs = 4096;
             let limit = dx_limit(bs, NODE_ENTRIES_OFF, true);
             let n = n.min(usize::from(limit));
-            let node = DxNode { limit, entries: (0..n).map(|i| DxEntry { hash: i as u32 * 2, block: i as u32 }).collect() };
+            let node = DxNode { limit, entries: (0..n).map(|i| DxEntry { hash: i as u32 * 2, block: i as u32 }).collect(), tail_reserved: 0 };
             let mut b = vec![0u8; bs];
             node.encode_into(&mut b);
             set_dx_csum(&mut b, NODE_ENTRIES_OFF, 3).unwrap();

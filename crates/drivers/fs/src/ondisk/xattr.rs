@@ -154,45 +154,75 @@ pub fn parse_inode_xattrs(area: &[u8]) -> Result<Vec<XattrEntry>> {
     parse_entries(body, 0, 0).map_err(|e| e.at("in-inode xattrs"))
 }
 
-/// Encodes the in-inode area (magic, entries, values packed at the end) into `area`;
-/// sets each entry's `value_offs`, and its hash to 0 as the kernel does for in-inode
-/// entries (e2fsck checks a hash only when it is not 0). Fails if they do not fit.
-pub fn encode_inode_xattrs(entries: &mut [XattrEntry], area: &mut [u8]) -> Result<()> {
+/// Encodes the in-inode area (magic, entries, values at their `value_offs`, relative to
+/// the first entry) into `area`. Entry hashes are written as given: the kernel stores 0
+/// for in-inode entries (e2fsck checks a hash only when it is not 0). Lay values out first
+/// with [`layout_values`] when building new entries.
+pub fn encode_inode_xattrs(entries: &[XattrEntry], area: &mut [u8]) -> Result<()> {
     area.fill(0);
     if entries.is_empty() {
         return Ok(());
     }
     put_u32(area, 0, XATTR_MAGIC);
     let body = area.get_mut(4..).unwrap_or(&mut []);
-    encode_entries(entries, body, 0, 0, false)
+    encode_entries(entries, body, 0, 0)
 }
 
-fn encode_entries(
-    entries: &mut [XattrEntry],
-    region: &mut [u8],
-    table: usize,
-    base: usize,
-    hashed: bool,
-) -> Result<()> {
+/// Assigns `value_offs` so values are packed (4-byte aligned) at the end of a region of
+/// `region_len` bytes, after an entry table starting at `table`: for the in-inode area
+/// `region_len` is the area size less the 4-byte magic and `table` is 0; for a block it is
+/// the block size and 32. Fails if entries and values do not fit.
+pub fn layout_values(entries: &mut [XattrEntry], region_len: usize, table: usize) -> Result<()> {
     let table_len: usize = entries.iter().map(|e| padded(ENTRY_HEADER + e.name.len())).sum::<usize>() + 4;
-    let values_len: usize = entries.iter().map(|e| padded(e.value.len())).sum();
-    if table + table_len + values_len > region.len() {
-        return Err(FormatError::new(
-            "xattrs",
-            Corruption::Truncated { need: table + table_len + values_len, have: region.len() },
-        ));
+    let values_len: usize = entries.iter().filter(|e| e.value_inum == 0).map(|e| padded(e.value.len())).sum();
+    let need = table + table_len + values_len;
+    if need > region_len || region_len > usize::from(u16::MAX) + 1 {
+        return Err(FormatError::new("xattrs", Corruption::Truncated { need, have: region_len }));
     }
-    let mut off = table;
-    let mut vend = region.len();
+    let mut vend = region_len;
     for e in entries.iter_mut() {
         if e.value_inum == 0 && !e.value.is_empty() {
             vend -= padded(e.value.len());
-            put(region, vend, &e.value);
-            e.value_offs = (vend - base) as u16;
+            e.value_offs = vend as u16;
         } else {
             e.value_offs = 0;
         }
-        e.hash = if hashed { e.compute_hash() } else { 0 };
+    }
+    Ok(())
+}
+
+/// Sets every entry's hash from its name and value; returns the block hash of the list.
+pub fn update_hashes(entries: &mut [XattrEntry]) -> u32 {
+    for e in entries.iter_mut() {
+        e.hash = e.compute_hash();
+    }
+    block_hash(entries)
+}
+
+fn encode_entries(entries: &[XattrEntry], region: &mut [u8], table: usize, base: usize) -> Result<()> {
+    let mut off = table;
+    for e in entries {
+        let entry_len = padded(ENTRY_HEADER + e.name.len());
+        if off + entry_len + 4 > region.len() {
+            return Err(FormatError::new(
+                "xattr entry",
+                Corruption::Truncated { need: off + entry_len + 4, have: region.len() },
+            ));
+        }
+        if e.value_inum == 0 && !e.value.is_empty() {
+            let at = base + usize::from(e.value_offs);
+            if at < off + entry_len || at + e.value.len() > region.len() {
+                return Err(FormatError::invalid(
+                    "xattr entry",
+                    format!(
+                        "value of {} bytes at {} overlaps the table or the end",
+                        e.value.len(),
+                        e.value_offs
+                    ),
+                ));
+            }
+            put(region, at, &e.value);
+        }
         put_u8(region, off, e.name.len() as u8);
         put_u8(region, off + 1, e.name_index);
         put_u16(region, off + 2, e.value_offs);
@@ -200,7 +230,7 @@ fn encode_entries(
         put_u32(region, off + 8, e.value.len() as u32);
         put_u32(region, off + 12, e.hash);
         put(region, off + ENTRY_HEADER, &e.name);
-        off += padded(ENTRY_HEADER + e.name.len());
+        off += entry_len;
     }
     Ok(())
 }
@@ -240,15 +270,17 @@ pub fn parse_xattr_block(b: &[u8]) -> Result<(XattrBlockHeader, Vec<XattrEntry>)
     Ok((h, parse_entries(b, BLOCK_HEADER_SIZE, 0)?))
 }
 
-/// Encodes an xattr block (header with refcount, entries, values, block hash); the
-/// checksum is left 0 for [`set_xattr_block_csum`].
-pub fn encode_xattr_block(entries: &mut [XattrEntry], refcount: u32, b: &mut [u8]) -> Result<()> {
+/// Encodes an xattr block: the header as given (the kernel keeps `h_hash` as
+/// [`block_hash`]; e2fsprogs writes 0), entries with their hashes, and values at their
+/// offsets. The checksum is written as given too: set it with [`set_xattr_block_csum`].
+pub fn encode_xattr_block(entries: &[XattrEntry], header: &XattrBlockHeader, b: &mut [u8]) -> Result<()> {
     b.fill(0);
-    encode_entries(entries, b, BLOCK_HEADER_SIZE, 0, true)?;
+    encode_entries(entries, b, BLOCK_HEADER_SIZE, 0)?;
     put_u32(b, 0, XATTR_MAGIC);
-    put_u32(b, 4, refcount);
-    put_u32(b, 8, 1);
-    put_u32(b, 12, block_hash(entries));
+    put_u32(b, 4, header.refcount);
+    put_u32(b, 8, header.blocks);
+    put_u32(b, 12, header.hash);
+    put_u32(b, BLOCK_CSUM_OFF, header.checksum);
     Ok(())
 }
 

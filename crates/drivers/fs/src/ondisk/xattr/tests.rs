@@ -14,8 +14,9 @@ fn real_in_inode_xattr() {
     // Re-encoding lays the value out where the kernel did.
     let mut again = v.clone();
     let mut area = vec![0u8; i.xattr_area().len()];
-    encode_inode_xattrs(&mut again, &mut area).unwrap();
+    layout_values(&mut again, area.len() - 4, 0).unwrap();
     assert_eq!(again, v);
+    encode_inode_xattrs(&again, &mut area).unwrap();
     assert_eq!(area, i.xattr_area());
 }
 
@@ -31,8 +32,11 @@ fn real_xattr_block() {
     assert_eq!(v[0].hash, v[0].compute_hash());
     assert_eq!(h.hash, block_hash(&v));
     let mut again = v.clone();
+    layout_values(&mut again, 4096, BLOCK_HEADER_SIZE).unwrap();
+    assert_eq!(update_hashes(&mut again), h.hash);
+    assert_eq!(again, v);
     let mut b = vec![0u8; 4096];
-    encode_xattr_block(&mut again, 1, &mut b).unwrap();
+    encode_xattr_block(&again, &XattrBlockHeader { checksum: 0, ..h }, &mut b).unwrap();
     set_xattr_block_csum(&mut b, sb.csum_seed(), XATTR_BLOCK_NR);
     assert_eq!(b, XATTR_BLOCK);
     let mut bad = b.clone();
@@ -55,8 +59,10 @@ proptest! {
         (1u8..=7, proptest::collection::vec(b'a'..=b'z', 1..20), proptest::collection::vec(any::<u8>(), 0..200)), 1..8)) {
         let mut v: Vec<XattrEntry> = attrs.into_iter().map(|(name_index, name, value)|
             XattrEntry { name_index, name, value_offs: 0, value_inum: 0, hash: 0, value }).collect();
+        layout_values(&mut v, 4096, BLOCK_HEADER_SIZE).unwrap();
+        let hash = update_hashes(&mut v);
         let mut b = vec![0u8; 4096];
-        encode_xattr_block(&mut v, 1, &mut b).unwrap();
+        encode_xattr_block(&v, &XattrBlockHeader { refcount: 1, blocks: 1, hash, checksum: 0 }, &mut b).unwrap();
         set_xattr_block_csum(&mut b, 5, 100);
         verify_xattr_block(&b, 5, 100).unwrap();
         let (_, back) = parse_xattr_block(&b).unwrap();
