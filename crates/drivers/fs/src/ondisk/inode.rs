@@ -126,6 +126,41 @@ fn covered(extra_end: usize, off: usize, len: usize) -> bool {
 }
 
 impl Inode {
+    /// An inode with every field zero and no extra fields (a free inode; a start for
+    /// building one).
+    pub fn zeroed() -> Inode {
+        Inode {
+            mode: 0,
+            uid: 0,
+            size: 0,
+            atime: 0,
+            ctime: 0,
+            mtime: 0,
+            dtime: 0,
+            gid: 0,
+            links_count: 0,
+            blocks: 0,
+            flags: 0,
+            version: 0,
+            block: [0; 60],
+            generation: 0,
+            file_acl: 0,
+            obso_faddr: 0,
+            checksum: 0,
+            osd2_reserved: 0,
+            extra_isize: 0,
+            ctime_extra: 0,
+            mtime_extra: 0,
+            atime_extra: 0,
+            crtime: 0,
+            crtime_extra: 0,
+            version_hi: 0,
+            projid: 0,
+            extra_unknown: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
     /// Decodes one on-disk inode of `b.len()` bytes (`s_inode_size`).
     pub fn decode(b: &[u8]) -> Result<Inode> {
         need("inode", b, GOOD_OLD_INODE_SIZE)?;

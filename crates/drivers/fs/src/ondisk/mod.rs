@@ -13,6 +13,7 @@ pub mod features;
 pub mod group_desc;
 pub mod htree;
 pub mod inode;
+pub mod journal_sb;
 pub mod superblock;
 pub mod xattr;
 

@@ -144,7 +144,18 @@ impl Superblock {
     /// geometry (magic, block size, group sizes); [`Superblock::verify_checksum`] is separate.
     pub fn decode(b: &[u8]) -> Result<Superblock> {
         need("superblock", b, SUPERBLOCK_SIZE)?;
-        let sb = Superblock {
+        let sb = Superblock::fields(b);
+        sb.validate()?;
+        Ok(sb)
+    }
+
+    /// Every field zero (not a valid superblock: a start for building one).
+    pub fn zeroed() -> Superblock {
+        Superblock::fields(&[0; SUPERBLOCK_SIZE])
+    }
+
+    fn fields(b: &[u8]) -> Superblock {
+        Superblock {
             inodes_count: u32_at(b, 0x00),
             blocks_count: lo_hi(b, 0x04, 0x150),
             r_blocks_count: lo_hi(b, 0x08, 0x154),
@@ -246,9 +257,7 @@ impl Superblock {
             encoding_flags: u16_at(b, 0x27E),
             orphan_file_inum: u32_at(b, 0x280),
             checksum: u32_at(b, CSUM_OFF),
-        };
-        sb.validate()?;
-        Ok(sb)
+        }
     }
 
     fn validate(&self) -> Result<()> {
