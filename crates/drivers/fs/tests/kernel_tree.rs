@@ -119,6 +119,10 @@ fn populate(m: &common::Mounted) -> Expect {
 #[test]
 fn kernel_made_tree_reads_back_byte_for_byte() {
     let test = "kernel_made_tree_reads_back_byte_for_byte";
+    if !common::have("debugfs") {
+        eprintln!("SKIP {test}: debugfs not installed");
+        return;
+    }
     let Some(img) = mkfs(test, "64M", &["-b", "4096"]) else { return };
     let Some(m) = img.mount(test) else { return };
     let expect = populate(&m);

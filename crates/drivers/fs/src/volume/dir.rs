@@ -9,6 +9,9 @@ use crate::ondisk::dirent::{FileType, parse_block, verify_dirblock};
 use crate::ondisk::features::compat;
 use crate::ondisk::inode::{Inode, flags};
 
+/// Largest directory without large_dir.
+const MAX_DIR_SIZE: u64 = 1 << 31;
+
 /// A directory entry in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntryInfo {
@@ -33,14 +36,15 @@ impl<D: BlockDevice> Volume<D> {
         Ok(inode)
     }
 
-    /// Logical blocks of a directory (its size must be a whole number of blocks).
+    /// Logical blocks of a directory: its size must be whole blocks, at most 2 GiB (the
+    /// limit without large_dir, which we do not support).
     pub(crate) fn dir_blocks(&self, ino: u32, inode: &Inode) -> Result<u32> {
         let bs = u64::from(self.block_size());
-        if !inode.size.is_multiple_of(bs) || inode.size / bs > u64::from(u32::MAX) {
+        if !inode.size.is_multiple_of(bs) || inode.size > MAX_DIR_SIZE {
             return Err(corrupt(
                 format!("inode {ino}"),
                 "directory",
-                format!("size {} is not whole blocks", inode.size),
+                format!("size {} is not whole blocks up to 2 GiB", inode.size),
             ));
         }
         Ok((inode.size / bs) as u32)
