@@ -3,13 +3,13 @@
 //! The image is copied while mounted, right after `sync -f`: jbd2 has committed the
 //! transactions but checkpoints lazily, so the copy has a dirty journal (needs_recovery).
 
-mod common;
+mod jbd2_support;
 
 use std::path::Path;
 
-use common::*;
 use fs::MemoryDevice;
 use fs::jbd2::{self, JournalArea};
+use jbd2_support::*;
 
 /// Builds `dir/dirty.img`: a kernel journal with committed, un-checkpointed transactions
 /// (including revoke records: a directory is created, synced and deleted).

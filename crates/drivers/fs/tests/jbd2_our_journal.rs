@@ -5,14 +5,14 @@
 //! that begin with the jbd2 magic) and revokes. The image is then "crashed" (the journal
 //! left dirty, needs_recovery set) and handed to each replayer.
 
-mod common;
+mod jbd2_support;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use common::*;
 use fs::MemoryDevice;
 use fs::jbd2::{self, Journal, JournalArea};
+use jbd2_support::*;
 
 /// The largest run of free blocks, from dumpe2fs's per-group "Free blocks:" lists.
 fn free_run(img: &Path) -> (u64, u64) {

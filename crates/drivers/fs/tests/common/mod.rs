@@ -1,206 +1,209 @@
-//! Helpers for the tests that check the journal against the real kernel and e2fsprogs:
-//! running the tools, loop devices and mounts that clean up after themselves (Drop), the
-//! journal inode's blocks as debugfs reports them.
+//! Helpers for tests against the real tools: images made by mkfs.ext4, populated by
+//! debugfs or through a kernel loop mount (always unmounted by a guard), and a bounded
+//! walk of a whole volume through our read path.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different part
 
+pub mod reencode;
+pub mod sample;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use fs::jbd2::JournalArea;
+use fs::MemoryDevice;
+use fs::ondisk::dirent::FileType;
+use fs::ondisk::inode::ROOT_INO;
+use fs::volume::{Result, Volume};
 
-/// Whether `name` is on the PATH (or in /sbin, /usr/sbin).
-pub fn have_tool(name: &str) -> bool {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(name).exists())
+/// Whether `tool` runs (`tool -V` or `--version` does not matter: found on PATH).
+pub fn have(tool: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
 }
 
-/// `Err(reason)` unless all `tools` exist.
-pub fn need_tools(tools: &[&str]) -> Result<(), String> {
-    for t in tools {
-        if !have_tool(t) {
-            return Err(format!("{t} is not installed"));
-        }
-    }
-    Ok(())
-}
-
-/// Runs `cmd args`, returning its output whatever the exit status.
-pub fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"))
-}
-
-/// Runs `cmd args` and panics with its stderr unless it exits 0.
-pub fn run_ok(cmd: &str, args: &[&str]) -> String {
-    let out = run(cmd, args);
+/// Runs a command, panicking with its output if it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "{cmd} {args:?} failed ({}): {}{}",
-        out.status,
+        "{cmd:?} failed: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `mkfs.ext4` a fresh `size_mib` image with the Debian defaults (`-b` if given).
-pub fn mkfs(path: &Path, size_mib: u32, block_size: Option<u32>) {
-    let size = format!("{size_mib}M");
-    let bs = block_size.map(|b| b.to_string());
-    let mut args = vec!["-q", "-F"];
-    if let Some(b) = &bs {
-        args.extend(["-b", b]);
+/// A scratch image file in its own temporary directory.
+pub struct Image {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+/// `mkfs.ext4 -q -F <args> img <size>`, or None (with a SKIP line) without mkfs.ext4.
+pub fn mkfs(test: &str, size: &str, args: &[&str]) -> Option<Image> {
+    if !have("mkfs.ext4") {
+        eprintln!("SKIP {test}: mkfs.ext4 not installed");
+        return None;
     }
-    // Fixed UUID and hash seed make the images the same from run to run; inode tables are
-    // zeroed now, so no background ext4lazyinit writes race the copies the tests take.
-    args.extend([
-        "-U",
-        "c0ffee00-1234-4321-8765-0123456789ab",
-        "-E",
-        "hash_seed=c0ffee00-1234-4321-8765-0123456789ab,lazy_itable_init=0",
-    ]);
-    args.extend([path.to_str().unwrap(), &size]);
-    run_ok("mkfs.ext4", &args);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fs.img");
+    run(Command::new("mkfs.ext4").arg("-q").arg("-F").args(args).arg(&path).arg(size));
+    Some(Image { dir, path })
 }
 
-/// A dumpe2fs -h field ("Block size", "Journal start", ...).
-pub fn dumpe2fs_field(img: &Path, field: &str) -> Option<String> {
-    let out = run("dumpe2fs", &["-h", img.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
-}
+impl Image {
+    /// `debugfs -w -R <cmd>` on the image (panics on failure).
+    pub fn debugfs_w(&self, cmd: &str) -> String {
+        run(Command::new("debugfs").arg("-w").arg("-R").arg(cmd).arg(&self.path))
+    }
 
-/// The file system block size.
-pub fn block_size(img: &Path) -> usize {
-    dumpe2fs_field(img, "Block size").expect("block size").parse().unwrap()
-}
+    /// `debugfs -R <cmd>` (read-only).
+    pub fn debugfs(&self, cmd: &str) -> String {
+        run(Command::new("debugfs").arg("-R").arg(cmd).arg(&self.path))
+    }
 
-/// The journal inode's blocks, from `debugfs -R "stat <8>"`'s EXTENTS list.
-pub fn journal_area(img: &Path) -> JournalArea {
-    let out = run_ok("debugfs", &["-R", "stat <8>", img.to_str().unwrap()]);
-    let list = out.split("EXTENTS:").nth(1).expect("journal inode has extents");
-    let mut extents = Vec::new();
-    for item in list.split(',') {
-        let item = item.trim();
-        // "(0-4095):16385-20480" or "(7):1234"; index blocks "(ETB0):..." are skipped.
-        let Some((logical, physical)) = item.strip_prefix('(').and_then(|s| s.split_once("):")) else {
-            continue;
-        };
-        if !logical.starts_with(|c: char| c.is_ascii_digit()) {
-            continue;
+    /// The image in memory.
+    pub fn device(&self) -> MemoryDevice {
+        MemoryDevice::from_image(std::fs::read(&self.path).expect("read image"))
+    }
+
+    /// `e2fsck -fn`: panics unless clean.
+    pub fn fsck_clean(&self) {
+        if have("e2fsck") {
+            run(Command::new("e2fsck").arg("-fn").arg(&self.path));
         }
-        let range = |s: &str| -> (u64, u64) {
-            let s = s.split_whitespace().next().unwrap();
-            match s.split_once('-') {
-                Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
-                None => (s.parse().unwrap(), s.parse().unwrap()),
+    }
+
+    /// Loop-mounts the image, or None (with a SKIP line) if that is refused.
+    pub fn mount(&self, test: &str) -> Option<Mounted> {
+        let mnt = self.dir.path().join("mnt");
+        std::fs::create_dir_all(&mnt).expect("mkdir mnt");
+        let out = Command::new("mount").arg("-o").arg("loop").arg(&self.path).arg(&mnt).output();
+        match out {
+            Ok(o) if o.status.success() => Some(Mounted { mnt }),
+            Ok(o) => {
+                eprintln!(
+                    "SKIP {test}: mount -o loop refused: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
             }
-        };
-        let (l0, l1) = range(logical);
-        let (p0, _) = range(physical);
-        assert_eq!(l0, extents.iter().map(|&(_, n)| n).sum::<u64>(), "journal extents out of order");
-        extents.push((p0, l1 - l0 + 1));
-    }
-    JournalArea::from_extents(block_size(img), &extents).unwrap()
-}
-
-/// The ext4 superblock's `needs_recovery` (INCOMPAT_RECOVER, 0x4 at byte 1024 + 0x60).
-/// The ext4 module owns this field; these tests set it to hand a journal to e2fsck and the
-/// kernel, and fix the superblock checksum (crc32c_raw(!0, first 1020 bytes) at 1020).
-pub fn set_needs_recovery(image: &mut [u8], on: bool) {
-    let sb = &mut image[1024..2048];
-    let mut incompat = u32::from_le_bytes(sb[0x60..0x64].try_into().unwrap());
-    if on {
-        incompat |= 0x4;
-    } else {
-        incompat &= !0x4;
-    }
-    sb[0x60..0x64].copy_from_slice(&incompat.to_le_bytes());
-    let c = fs::csum::crc32c_raw(!0, &sb[..1020]);
-    sb[1020..1024].copy_from_slice(&c.to_le_bytes());
-}
-
-/// A loop device, detached when dropped.
-pub struct LoopDev(pub String);
-
-impl LoopDev {
-    /// Attaches `img` to a free loop device.
-    pub fn attach(img: &Path) -> Result<LoopDev, String> {
-        let out = run("losetup", &["--find", "--show", img.to_str().unwrap()]);
-        if !out.status.success() {
-            return Err(format!("losetup failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            Err(e) => {
+                eprintln!("SKIP {test}: cannot run mount: {e}");
+                None
+            }
         }
-        Ok(LoopDev(String::from_utf8_lossy(&out.stdout).trim().to_string()))
     }
 }
 
-impl Drop for LoopDev {
-    fn drop(&mut self) {
-        let _ = run("losetup", &["-d", &self.0]);
-    }
+/// A loop mount, unmounted (and its loop device detached) on drop.
+pub struct Mounted {
+    pub mnt: PathBuf,
 }
-
-/// A mount, unmounted when dropped.
-pub struct Mounted(pub PathBuf);
 
 impl Mounted {
-    /// Mounts `dev` (ext4) at `dir`.
-    pub fn mount(dev: &str, dir: &Path) -> Result<Mounted, String> {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = run("mount", &["-t", "ext4", dev, dir.to_str().unwrap()]);
-        if !out.status.success() {
-            return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        Ok(Mounted(dir.to_path_buf()))
+    /// A path inside the mount.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    /// Unmounts now, panicking on failure (drop only tries).
+    pub fn unmount(self) {
+        run(Command::new("umount").arg(&self.mnt));
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        let out = run("umount", &[self.0.to_str().unwrap()]);
-        if !out.status.success() {
-            let _ = run("umount", &["-l", self.0.to_str().unwrap()]);
+        let ok = Command::new("umount").arg(&self.mnt).status().is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
         }
     }
 }
 
-/// `Err(reason)` unless this process can attach loop devices and mount (root, loop module).
-pub fn can_loop_mount(scratch: &Path) -> Result<(), String> {
-    if run("id", &["-u"]).stdout != b"0\n" {
-        return Err("not root".into());
+/// What the walk found at a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A regular file: its data (at most the walk's byte limit of it).
+    File(Vec<u8>),
+    /// A directory: its entry names ("." and ".." left out).
+    Dir(BTreeSet<Vec<u8>>),
+    /// A symbolic link's target.
+    Symlink(Vec<u8>),
+    /// Anything else, by type.
+    Other(FileType),
+}
+
+/// One walked inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walked {
+    pub ino: u32,
+    pub node: Node,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Walks the whole tree from the root through `vol`: every directory listed, every file
+/// read (up to `file_limit` bytes), every symlink read, every xattr listed. Directories
+/// are entered once each (hostile images may have cycles). Paths are "/"-joined.
+pub fn walk<D: fs::BlockDevice>(vol: &Volume<D>, file_limit: u64) -> Result<BTreeMap<Vec<u8>, Walked>> {
+    let mut out = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![(b"/".to_vec(), ROOT_INO)];
+    while let Some((path, ino)) = stack.pop() {
+        let inode = vol.read_inode(ino)?;
+        let xattrs = vol.xattrs(ino, &inode)?;
+        let node = if inode.is_dir() {
+            if !seen.insert(ino) {
+                continue;
+            }
+            let mut names = BTreeSet::new();
+            for e in vol.read_dir(ino)? {
+                if e.name == b"." || e.name == b".." {
+                    continue;
+                }
+                let mut child = path.clone();
+                if child != b"/" {
+                    child.push(b'/');
+                }
+                child.extend_from_slice(&e.name);
+                stack.push((child, e.inode));
+                names.insert(e.name);
+            }
+            Node::Dir(names)
+        } else if inode.is_regular() {
+            let len = inode.size.min(file_limit) as usize;
+            let mut data = vec![0u8; len];
+            let n = vol.read_at(ino, &inode, 0, &mut data)?;
+            data.truncate(n);
+            Node::File(data)
+        } else if inode.is_symlink() {
+            Node::Symlink(vol.read_link_inode(ino, &inode)?)
+        } else {
+            Node::Other(FileType::from_mode(inode.mode))
+        };
+        out.insert(path, Walked { ino, node, xattrs });
     }
-    need_tools(&["losetup", "mount", "umount", "mkfs.ext4"])?;
-    let img = scratch.join("probe.img");
-    mkfs(&img, 8, None);
-    let lo = LoopDev::attach(&img)?;
-    let m = Mounted::mount(&lo.0, &scratch.join("probe-mnt"))?;
-    drop(m);
-    drop(lo);
-    std::fs::remove_file(&img).unwrap();
-    Ok(())
+    Ok(out)
 }
 
-/// Exit code of `e2fsck args img`.
-pub fn e2fsck(args: &[&str], img: &Path) -> (i32, String) {
-    let mut all = args.to_vec();
-    all.push(img.to_str().unwrap());
-    let out = run("e2fsck", &all);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+/// Deterministic test data: `len` bytes seeded by `seed`.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
 
-/// `debugfs -R "cat PATH" img`.
-pub fn debugfs_cat(img: &Path, path: &str) -> Vec<u8> {
-    let out = run("debugfs", &["-R", &format!("cat {path}"), img.to_str().unwrap()]);
-    out.stdout
-}
-
-/// Skips the calling test with a printed reason.
-#[macro_export]
-macro_rules! skip_unless {
-    ($cond:expr) => {
-        if let Err(why) = $cond {
-            eprintln!("SKIP: {why}");
-            return;
-        }
-    };
+/// Writes `data` to a host file (for debugfs `write`).
+pub fn host_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).expect("write host file");
+    p
 }
