@@ -192,6 +192,13 @@ impl Mdl {
         self.memory.buf.as_ptr().wrapping_add(self.offset)
     }
 
+    /// A process-unique number for the memory this MDL describes, shared with its partial
+    /// MDLs and source. Unlike the address, it is never reused for another buffer, so the DMA
+    /// model can tell a buffer it saw flushed from a later one at the same address.
+    pub(crate) fn memory_id(&self) -> u64 {
+        self.memory.id
+    }
+
     /// The page-aligned address of the first page spanned (`MDL::StartVa`).
     #[doc(alias = "StartVa")]
     pub fn start_va(&self) -> usize {
