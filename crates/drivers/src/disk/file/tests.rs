@@ -187,7 +187,9 @@ fn sticky_flush_error_until_reopened() {
         assert_eq!(disk.backing.sticky.sync_result(Err(libc::EIO)), Err(Status::IO_DEVICE_ERROR));
         assert_eq!(disk.sticky_error(), Some(Status::IO_DEVICE_ERROR));
         assert_eq!(h.flush_buffers(), Err(Status::IO_DEVICE_ERROR));
-        assert_eq!(h.flush_buffers_ex(irp::FlushFlags::FileDataSyncOnly), Err(Status::IO_DEVICE_ERROR));
+        let data_sync = Irp::for_device(&dev, irp::MajorFunction::FlushBuffers)
+            .with_flush_flags(irp::FlushFlags::FileDataSyncOnly);
+        assert_eq!(dev.call_and_wait(data_sync).status(), Status::IO_DEVICE_ERROR);
         assert_eq!(h.write_fua(0, &[8; 512]), Err(Status::IO_DEVICE_ERROR));
         assert_eq!(h.write_zeroes(0, 512, RequestFlags::FORCE_UNIT_ACCESS), Err(Status::IO_DEVICE_ERROR));
         // Plain writes and reads go on; only durability promises fail.
