@@ -161,7 +161,8 @@ fn o_direct_refuses_unaligned_buffers() {
         let (_io, dev, h) = open(options(&dir.path().join(format!("{engine}.img")), engine, true));
         let mut mdl = Mdl::with_len(8192).unwrap();
         mdl.probe_and_lock(LockOperation::ReadAccess).unwrap();
-        let partial = mdl.build_partial(100, 512).unwrap();
+        // An owned partial MDL (the source consumed) at an unaligned address.
+        let partial = mdl.into_partial(100, 512).unwrap();
         let irp = h
             .new_irp(MajorFunction::Write)
             .with_parameters(Parameters::Write { offset: 0, length: 512 })

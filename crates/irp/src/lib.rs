@@ -58,7 +58,7 @@ pub use file_object::{Access, FileObject};
 pub use function::{FlushFlags, InformationClass, MajorFunction, Parameters, RequestFlags};
 pub use handle::Handle;
 pub use manager::{IoError, IoManager};
-pub use mdl::{Chain, IoBuffer, LockOperation, Mdl, MdlError, MdlFlags, page_size};
+pub use mdl::{Chain, IoBuffer, LockOperation, Mdl, MdlError, MdlFlags, PartialMdl, page_size};
 pub use request::{
     CancelHandle, CompletedIrp, Completion, InvokeOn, IoStatus, Irp, MAX_STACK_SIZE, StackLocation,
 };
