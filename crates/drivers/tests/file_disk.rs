@@ -30,7 +30,7 @@ fn scratch(direct: bool) -> Option<TempDir> {
             return Some(dir);
         }
     }
-    eprintln!("skipping: no temporary directory on a file system that supports O_DIRECT");
+    irp::testing::skip("no temporary directory on a file system that supports O_DIRECT");
     None
 }
 
@@ -137,7 +137,7 @@ fn every_request_on_every_engine_and_mode() {
 #[test]
 fn write_zeroes_writes_zeroes_where_fallocate_cannot() {
     let Ok(dir) = tempfile::tempdir_in("/dev/shm") else {
-        eprintln!("skipping: no /dev/shm");
+        irp::testing::skip("no /dev/shm (tmpfs)");
         return;
     };
     for engine in [Engine::Pool, Engine::Uring] {

@@ -11,7 +11,8 @@
 //! Every type has one path: the core's types at the crate root, and three sub-vocabularies
 //! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
 //! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance) and [`dma`]
-//! (the simulated non-coherent DMA device).
+//! (the simulated non-coherent DMA device). [`testing`] holds what the workspace's test suites
+//! share (reporting a skipped test).
 //!
 //! | NT | irpstack |
 //! |---|---|
@@ -49,6 +50,7 @@ mod mdl;
 pub mod null;
 mod request;
 mod status;
+pub mod testing;
 mod verifier;
 
 pub use condvar::Condvar;
