@@ -9,6 +9,24 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# Skipped tests: every test that skips (a tool is missing, ...) appends a `SKIP:` line to
+# this file through irp::testing::skip (cargo test captures what passing tests print, so
+# the log goes through a file); the list is printed when the script ends, pass or fail.
+SKIP_LOG="$(mktemp -t irpstack-skips.XXXXXX)"
+export IRPSTACK_SKIP_LOG="$SKIP_LOG"
+report_skips() {
+    local n
+    n="$(sort -u "$SKIP_LOG" | grep -c . || true)"
+    if [ "$n" -eq 0 ]; then
+        log "no test skipped"
+    else
+        log "$n tests skipped:"
+        sort -u "$SKIP_LOG" | sed 's/^SKIP: /  /'
+    fi
+    rm -f "$SKIP_LOG"
+}
+trap report_skips EXIT
+
 install_system_packages() {
     # command that must exist -> Debian package providing it
     local -A wanted=(
@@ -59,7 +77,7 @@ if rustup target list --installed | grep -q aarch64-unknown-linux-gnu; then
     log "cargo clippy (aarch64-unknown-linux-gnu: DC CVAC/CIVAC, CTR_EL0 paths)"
     cargo clippy -p irp --target aarch64-unknown-linux-gnu --locked -- -D warnings
 else
-    log "SKIP aarch64 check: the aarch64-unknown-linux-gnu target could not be installed"
+    echo "SKIP: scripts/test.sh clippy-aarch64: the aarch64-unknown-linux-gnu target could not be installed" >>"$SKIP_LOG"
 fi
 
 log "cargo test --workspace"

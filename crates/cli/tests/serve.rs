@@ -1,6 +1,7 @@
 //! `irpstack serve` with real NBD clients: qemu-io, nbdinfo, nbdcopy, fio, qemu-img. Each
-//! test skips (prints `SKIP`) when its tool is missing. Servers listen on Unix sockets in
-//! temporary directories or on 127.0.0.1 with a port the kernel picks.
+//! test skips (`irp::testing::skip`, listed at the end of `scripts/test.sh`) when its tool is
+//! missing. Servers listen on Unix sockets in temporary directories or on 127.0.0.1 with a
+//! port the kernel picks.
 
 #[path = "../../frontends/nbd-server/tests/raw_client/mod.rs"]
 mod raw_client;
@@ -127,7 +128,7 @@ fn fio_random_writes_verify() {
     let out = fio.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("engine nbd not loadable") {
-        println!("SKIP: fio has no nbd engine");
+        irp::testing::skip("fio has no nbd engine");
         return;
     }
     assert!(out.status.success(), "fio failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));

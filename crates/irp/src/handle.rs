@@ -155,15 +155,23 @@ impl Handle {
         self.flush_buffers_ex(FlushFlags::Full)
     }
 
-    /// Flushes with `flags` (`NtFlushBuffersFileEx`). `FileDataOnly` and `NoSync` are
-    /// refused on volume handles, as NT does.
+    /// Flushes with `flags` (`NtFlushBuffersFileEx`). `FileDataOnly`, `NoSync` and
+    /// `FileDataSyncOnly` are for files: on a volume handle they are refused with
+    /// `STATUS_INVALID_PARAMETER`. NT documents the first two as "not valid with volume
+    /// handles" and `FLUSH_FLAGS_FILE_DATA_SYNC_ONLY` as "not valid with volume or directory
+    /// handles" (the page names no status; this is the one NT uses for an invalid argument).
+    /// The access check comes first. To send such a flag to a device (to test a disk's
+    /// handling of it), build the IRP: `Irp::for_device(..).with_flush_flags(..)`.
     #[doc(alias = "NtFlushBuffersFileEx")]
+    #[doc(alias = "FLUSH_FLAGS_FILE_DATA_SYNC_ONLY")]
     pub fn flush_buffers_ex(&self, flags: FlushFlags) -> Result<(), Status> {
         self.need(self.access().can_write())?;
         if self.read_only {
             return Ok(());
         }
-        if self.file.is_volume() && matches!(flags, FlushFlags::FileDataOnly | FlushFlags::NoSync) {
+        if self.file.is_volume()
+            && matches!(flags, FlushFlags::FileDataOnly | FlushFlags::NoSync | FlushFlags::FileDataSyncOnly)
+        {
             return Err(Status::INVALID_PARAMETER);
         }
         let irp = self.new_irp(MajorFunction::FlushBuffers).with_flush_flags(flags);

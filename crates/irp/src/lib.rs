@@ -12,6 +12,7 @@
 //! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
 //! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance), [`dma`]
 //! (the simulated non-coherent DMA device) and [`units`] (the text of sizes and durations).
+//! [`testing`] holds what the workspace's test suites share (reporting a skipped test).
 //!
 //! | NT | irpstack |
 //! |---|---|
@@ -49,6 +50,7 @@ mod manager;
 mod mdl;
 mod request;
 mod status;
+pub mod testing;
 pub mod units;
 mod verifier;
 
@@ -59,7 +61,7 @@ pub use file_object::{Access, FileObject};
 pub use function::{FlushFlags, InformationClass, MajorFunction, Parameters, RequestFlags};
 pub use handle::Handle;
 pub use manager::{IoError, IoManager};
-pub use mdl::{Chain, IoBuffer, LockOperation, Mdl, MdlError, MdlFlags, page_size};
+pub use mdl::{Chain, IoBuffer, LockOperation, Mdl, MdlError, MdlFlags, PartialMdl, page_size};
 pub use request::{
     CancelHandle, CompletedIrp, Completion, InvokeOn, IoStatus, Irp, MAX_STACK_SIZE, StackLocation,
 };

@@ -29,12 +29,18 @@ pub enum Rule {
     /// A flush completed with success at the top of the stack without reaching the
     /// bottom device, and its flags do not allow that.
     FlushNotForwarded,
-    /// A DMA transfer to the device started from an MDL whose data was not flushed
-    /// from the CPU caches (`KeFlushIoBuffers` missing before the transfer).
+    /// A DMA transfer, in either direction, started on an MDL that was not flushed from the
+    /// CPU caches just before (`KeFlushIoBuffers(Mdl, ReadOperation, TRUE)` missing, given
+    /// the wrong direction, or followed by CPU writes to the buffer). To the device, the
+    /// device reads stale memory; from the device, the CPU's stale lines are read instead
+    /// of, or written back over, what the device stored.
+    #[doc(alias = "KeFlushIoBuffers")]
     DmaUnflushedMdl,
-    /// The CPU used data a DMA transfer from the device wrote without invalidating its
-    /// caches first (`KeFlushIoBuffers` missing after the transfer).
-    DmaReadNotInvalidated,
+    /// A DMA transfer ended (its IRP completed, its buffer was unmapped, or the next
+    /// transfer on the mapping started) without `FlushAdapterBuffers`, so data may still sit
+    /// in the adapter's internal buffers instead of memory or the device.
+    #[doc(alias = "FlushAdapterBuffers")]
+    DmaAdapterBuffersNotFlushed,
     /// An IRP was sent to a device with no stack location left (NO_MORE_IRP_STACK_LOCATIONS).
     NoMoreStackLocations,
 }
@@ -50,7 +56,7 @@ impl Rule {
             Rule::FailureTurnedIntoSuccess => "IRPSTACK-V005",
             Rule::FlushNotForwarded => "IRPSTACK-V006",
             Rule::DmaUnflushedMdl => "IRPSTACK-V007",
-            Rule::DmaReadNotInvalidated => "IRPSTACK-V008",
+            Rule::DmaAdapterBuffersNotFlushed => "IRPSTACK-V008",
             Rule::NoMoreStackLocations => "IRPSTACK-V009",
         }
     }
@@ -71,10 +77,10 @@ impl Rule {
                 "a flush may complete with success only after reaching the bottom device"
             }
             Rule::DmaUnflushedMdl => {
-                "flush_io_buffers (KeFlushIoBuffers) must run before a DMA transfer to the device"
+                "flush_io_buffers (KeFlushIoBuffers) must run on the MDL just before a DMA transfer starts, in either direction"
             }
-            Rule::DmaReadNotInvalidated => {
-                "flush_io_buffers (KeFlushIoBuffers) must run after a DMA transfer from the device"
+            Rule::DmaAdapterBuffersNotFlushed => {
+                "flush_adapter_buffers (FlushAdapterBuffers) must run at the end of every DMA transfer"
             }
             Rule::NoMoreStackLocations => "an IRP needs a stack location for every device it is sent to",
         }

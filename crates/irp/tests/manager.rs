@@ -5,7 +5,10 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use irp::{Access, Characteristics, Device, DeviceBuilder, FlushFlags, IoError, IoManager, Status};
+use irp::{
+    Access, Characteristics, Device, DeviceBuilder, FlushFlags, IoError, IoManager, Irp, MajorFunction,
+    Status,
+};
 
 fn manager_with_ram(characteristics: Characteristics) -> (IoManager, irp::DeviceRef) {
     let io = IoManager::new();
@@ -29,7 +32,10 @@ fn open_write_read_flush() {
     assert_eq!(&buf, b"hello, stack");
     assert_eq!(h.read(8192, 3).unwrap().bytes(), b"fua");
     h.flush_buffers().unwrap();
-    h.flush_buffers_ex(FlushFlags::FileDataSyncOnly).unwrap();
+    // FileDataSyncOnly is for files (a volume handle refuses it): sent to the disk directly.
+    let data_sync =
+        Irp::for_device(&top, MajorFunction::FlushBuffers).with_flush_flags(FlushFlags::FileDataSyncOnly);
+    assert_eq!(top.call_and_wait(data_sync).status(), Status::SUCCESS);
     assert_eq!(ram(&top).flushes.load(Ordering::SeqCst), 2);
     assert_eq!(h.query_size().unwrap(), 1 << 20);
     h.close().unwrap();
@@ -75,10 +81,15 @@ fn a_read_only_volume_answers_flush_with_success_at_once() {
 
 #[test]
 fn volume_handles_refuse_flags_nt_refuses() {
-    let (io, _top) = manager_with_ram(Characteristics::NONE);
+    let (io, top) = manager_with_ram(Characteristics::NONE);
     let h = io.open("disk0", Access::READ_WRITE).unwrap();
     assert_eq!(h.flush_buffers_ex(FlushFlags::FileDataOnly), Err(Status::INVALID_PARAMETER));
     assert_eq!(h.flush_buffers_ex(FlushFlags::NoSync), Err(Status::INVALID_PARAMETER));
+    // FLUSH_FLAGS_FILE_DATA_SYNC_ONLY: "not valid with volume or directory handles".
+    assert_eq!(h.flush_buffers_ex(FlushFlags::FileDataSyncOnly), Err(Status::INVALID_PARAMETER));
+    assert_eq!(ram(&top).flushes.load(Ordering::SeqCst), 0, "no IRP was sent");
+    h.flush_buffers_ex(FlushFlags::Full).unwrap();
+    assert_eq!(ram(&top).flushes.load(Ordering::SeqCst), 1);
 }
 
 #[test]

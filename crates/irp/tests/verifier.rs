@@ -228,7 +228,7 @@ fn rule_codes_are_stable_and_distinct() {
         Rule::FailureTurnedIntoSuccess,
         Rule::FlushNotForwarded,
         Rule::DmaUnflushedMdl,
-        Rule::DmaReadNotInvalidated,
+        Rule::DmaAdapterBuffersNotFlushed,
         Rule::NoMoreStackLocations,
     ];
     let codes: Vec<_> = rules.iter().map(|r| r.code()).collect();

@@ -106,12 +106,12 @@ impl Drop for Served {
     }
 }
 
-/// Whether `tool` runs; prints `SKIP` when it does not.
+/// Whether `tool` runs; reports the test as skipped ([`irp::testing::skip`]) when it does not.
 pub fn have(tool: &str) -> bool {
     let found =
         Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !found {
-        println!("SKIP: {tool} not installed");
+        irp::testing::skip(format_args!("{tool} not installed"));
     }
     found
 }

@@ -30,7 +30,7 @@ fn scratch(direct: bool) -> Option<TempDir> {
             return Some(dir);
         }
     }
-    eprintln!("skipping: no temporary directory on a file system that supports O_DIRECT");
+    irp::testing::skip("no temporary directory on a file system that supports O_DIRECT");
     None
 }
 
@@ -86,7 +86,12 @@ fn every_request_on_every_engine_and_mode() {
         assert_eq!(h.write_fua(0, &pattern(2, 4096)), Ok(4096), "{what}");
         assert_eq!(read(&h, 0, 4096).unwrap(), pattern(2, 4096), "{what}");
         h.flush_buffers().unwrap();
-        h.flush_buffers_ex(FlushFlags::FileDataSyncOnly).unwrap();
+        // FileDataSyncOnly is refused on a volume handle (NtFlushBuffersFileEx); the disk's
+        // handling of it is tested with the IRP itself.
+        assert_eq!(h.flush_buffers_ex(FlushFlags::FileDataSyncOnly), Err(Status::INVALID_PARAMETER));
+        let data_sync =
+            Irp::for_device(&dev, MajorFunction::FlushBuffers).with_flush_flags(FlushFlags::FileDataSyncOnly);
+        assert_eq!(dev.call_and_wait(data_sync).status(), Status::SUCCESS, "{what}");
         let no_sync = h.new_irp(MajorFunction::FlushBuffers).with_flush_flags(FlushFlags::NoSync);
         assert_eq!(h.call(no_sync).status(), Status::SUCCESS, "{what}");
 
@@ -132,7 +137,7 @@ fn every_request_on_every_engine_and_mode() {
 #[test]
 fn write_zeroes_writes_zeroes_where_fallocate_cannot() {
     let Ok(dir) = tempfile::tempdir_in("/dev/shm") else {
-        eprintln!("skipping: no /dev/shm");
+        irp::testing::skip("no /dev/shm (tmpfs)");
         return;
     };
     for engine in [Engine::Pool, Engine::Uring] {
@@ -156,7 +161,8 @@ fn o_direct_refuses_unaligned_buffers() {
         let (_io, dev, h) = open(options(&dir.path().join(format!("{engine}.img")), engine, true));
         let mut mdl = Mdl::with_len(8192).unwrap();
         mdl.probe_and_lock(LockOperation::ReadAccess).unwrap();
-        let partial = mdl.build_partial(100, 512).unwrap();
+        // An owned partial MDL (the source consumed) at an unaligned address.
+        let partial = mdl.into_partial(100, 512).unwrap();
         let irp = h
             .new_irp(MajorFunction::Write)
             .with_parameters(Parameters::Write { offset: 0, length: 512 })

@@ -1,7 +1,8 @@
 //! Cache maintenance for I/O buffers: `KeFlushIoBuffers` and persistent-memory flushes.
 //!
-//! [`flush_io_buffers`] keeps NT's contract — one MDL, called before a DMA transfer starts or
-//! right after a PIO read — and does per architecture what the transfer needs:
+//! [`flush_io_buffers`] keeps NT's contract — one MDL, called just before a DMA transfer starts
+//! (in either direction) or right after a PIO read — and does per architecture what the
+//! transfer needs:
 //!
 //! | transfer | x86-64 | aarch64 |
 //! |---|---|---|
@@ -182,15 +183,16 @@ pub fn persist(bytes: &[u8]) {
 /// `transfer` requires (`KeFlushIoBuffers`); see the [module documentation](self) for what
 /// each architecture does.
 ///
-/// Call it just before a DMA transfer starts, or right after a PIO read. It covers exactly
-/// `mdl` and never follows [`Mdl::next`]: a chain needs one call per MDL, as in NT. On x86-64
-/// a coherent [`Transfer::Dma`] or a [`Transfer::Pio`] does no cache operation at all, like
-/// NT's empty macro. For [`Transfer::Dma`] and [`Transfer::NonCoherentDma`] the DMA model is
-/// told about the flush after the cache work.
+/// Call it just before a DMA transfer starts, in either direction (from the device with
+/// [`Direction::FromDevice`], NT's `ReadOperation` = TRUE), or right after a PIO read. A DMA
+/// transfer needs no second call after it: its end is `FlushAdapterBuffers`
+/// ([`SimulatedDmaDevice::flush_adapter_buffers`](crate::dma::SimulatedDmaDevice::flush_adapter_buffers)
+/// in the DMA model). It covers exactly `mdl` and never follows [`Mdl::next`]: a chain needs
+/// one call per MDL, as in NT. On x86-64 a coherent [`Transfer::Dma`] or a [`Transfer::Pio`]
+/// does no cache operation at all, like NT's empty macro. For [`Transfer::Dma`] and
+/// [`Transfer::NonCoherentDma`] the DMA model is told about the flush after the cache work.
 #[doc(alias = "KeFlushIoBuffers")]
 pub fn flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Transfer) {
-    // No slice of the MDL's bytes is held: the DMA model writes through the MDL's address
-    // for a `FromDevice` flush (as an invalidation changes what the CPU reads).
     let (ptr, len) = (mdl.virtual_address(), mdl.byte_count());
     // SAFETY: the MDL owns its memory while borrowed, so `ptr..ptr + len` is mapped for the
     // whole block; cache maintenance does not change the memory's contents, and the

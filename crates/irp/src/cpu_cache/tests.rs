@@ -102,7 +102,7 @@ fn flush_io_buffers_all_combinations() {
     src.probe_and_lock(LockOperation::ModifyAccess).unwrap();
     let partial = src.build_partial(4096 - 100, 4096 + 300).unwrap();
     let empty = src.build_partial(content.len(), 0).unwrap();
-    for mdl in [&src, &partial, &empty] {
+    for mdl in [&src, &*partial, &*empty] {
         for direction in DIRECTIONS {
             for transfer in TRANSFERS {
                 flush_io_buffers(mdl, direction, transfer);

@@ -1,11 +1,12 @@
 //! Memory descriptor lists (NT `MDL`): descriptions of virtually contiguous I/O buffers, page
 //! locking, partial MDLs and chains.
 //!
-//! An [`Mdl`] owns the memory it describes through a shared memory object, so a partial MDL
-//! ([`Mdl::build_partial`], `IoBuildPartialMdl`) keeps its source's memory alive. Page locks
-//! ([`Mdl::probe_and_lock`], `MmProbeAndLockPages`) are counted on that memory object: the
-//! pages are `mlock`ed while the source or any of its partial MDLs holds them, and `munlock`ed
-//! once when the last one lets go.
+//! An [`Mdl`] owns the memory it describes through a shared memory object. A partial MDL
+//! ([`Mdl::build_partial`], `IoBuildPartialMdl`) is a [`PartialMdl`] that borrows its source, so
+//! it cannot outlive it, nor the request that carries it ([`Mdl::into_partial`] makes an owned
+//! one by consuming the source). Page locks ([`Mdl::probe_and_lock`], `MmProbeAndLockPages`)
+//! are counted on that memory object: the pages are `mlock`ed while the source or any of its
+//! partial MDLs holds them, and `munlock`ed once when the last one lets go.
 
 mod buffer;
 mod chain;
@@ -27,6 +28,7 @@ pub use chain::Chain;
 pub use error::MdlError;
 pub use flags::MdlFlags;
 use lock::Memory;
+pub use partial::PartialMdl;
 
 /// The access a [`Mdl::probe_and_lock`] prepares the pages for (NT `LOCK_OPERATION`).
 #[doc(alias = "LOCK_OPERATION")]
@@ -192,6 +194,13 @@ impl Mdl {
         self.memory.buf.as_ptr().wrapping_add(self.offset)
     }
 
+    /// A process-unique number for the memory this MDL describes, shared with its partial
+    /// MDLs and source. Unlike the address, it is never reused for another buffer, so the DMA
+    /// model can tell a buffer it saw flushed from a later one at the same address.
+    pub(crate) fn memory_id(&self) -> u64 {
+        self.memory.id
+    }
+
     /// The page-aligned address of the first page spanned (`MDL::StartVa`).
     #[doc(alias = "StartVa")]
     pub fn start_va(&self) -> usize {
@@ -274,8 +283,8 @@ impl Mdl {
         &self.memory.buf.as_slice()[self.offset..self.offset + self.byte_count]
     }
 
-    /// The described bytes, mutably; `None` while the memory is shared with a live partial MDL
-    /// or its source.
+    /// The described bytes, mutably; `None` if the memory is shared with another MDL (a live
+    /// [`PartialMdl`] borrows its source, so it rules that out at compile time).
     pub fn bytes_mut(&mut self) -> Option<&mut [u8]> {
         let range = self.offset..self.offset + self.byte_count;
         Arc::get_mut(&mut self.memory).map(|memory| &mut memory.buf.as_mut_slice()[range])

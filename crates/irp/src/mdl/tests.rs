@@ -130,8 +130,15 @@ fn partial_range_and_lock_checks() {
         "inherits WRITE_OPERATION, not PAGES_LOCKED"
     );
     assert!(p.pages_locked());
-    let mut p = p;
-    assert!(matches!(p.probe_and_lock(LockOperation::ReadAccess), Err(MdlError::AlreadyLocked)));
+    drop(p);
+    // An owned partial MDL: locked through its source, so it cannot be locked again.
+    let (err, src) = src.into_partial(8193, 0).unwrap_err();
+    assert!(matches!(err, MdlError::OutOfRange { .. }), "{err}");
+    let mut owned = src.into_partial(100, 0).unwrap();
+    assert_eq!(owned.byte_count(), 8092);
+    assert!(matches!(owned.probe_and_lock(LockOperation::ReadAccess), Err(MdlError::AlreadyLocked)));
+    let unlocked = Mdl::with_len(512).unwrap();
+    assert!(matches!(unlocked.into_partial(0, 0), Err((MdlError::NotLocked, _))));
 }
 
 #[test]
@@ -194,31 +201,26 @@ fn partial_shares_memory_and_lock() {
     assert!(src.bytes_mut().is_some());
     let va = src.virtual_address().addr();
 
-    let mut partial = src.build_partial(page(), 100).unwrap();
+    // A borrowed partial MDL sees the source's bytes and holds a lock of its own; while it
+    // lives the source cannot be changed, unlocked or dropped (the borrow rules that out).
+    let partial = src.build_partial(page(), 100).unwrap();
     assert_eq!(partial.bytes()[10], 42);
-    assert!(src.bytes_mut().is_none());
-    assert!(partial.bytes_mut().is_none());
-
-    // The partial keeps the pages locked after its source is unlocked.
-    src.unlock();
-    assert!(is_mlocked(va));
     assert!(partial.pages_locked());
+    let nested = partial.build_partial(10, 1).unwrap();
+    assert_eq!(nested.bytes(), [42]);
+    drop(nested);
     drop(partial);
-    assert!(!is_mlocked(va));
-    assert!(src.bytes_mut().is_some());
+    assert!(is_mlocked(va), "the source still holds its lock");
+    assert!(src.bytes_mut().is_some(), "nothing shares the memory any more");
 
-    // ... and after its source is dropped; the memory stays alive.
-    src.probe_and_lock(LockOperation::ReadAccess).unwrap();
-    let partial = src.build_partial(page(), 0).unwrap();
-    let src = match src.into_buffer() {
-        Ok(_) => panic!("into_buffer must fail while a partial shares the memory"),
-        Err(src) => src,
-    };
-    drop(src);
+    // An owned partial MDL (the source consumed) keeps the pages locked and the memory alive.
+    let owned = src.into_partial(page(), 0).unwrap();
     assert!(is_mlocked(va));
-    assert_eq!(partial.bytes()[10], 42);
-    let partial = partial.into_buffer().expect_err("a partial MDL gives no buffer back");
-    drop(partial);
+    assert!(owned.flags().contains(MdlFlags::PARTIAL));
+    assert_eq!(owned.bytes()[10], 42);
+    let owned = owned.into_buffer().expect_err("a partial MDL gives no buffer back");
+    drop(owned);
+    assert!(!is_mlocked(va));
 }
 
 #[test]
@@ -287,13 +289,8 @@ fn prepare_for_reuse_resets_a_used_mdl_and_refuses_shared_ones() {
     let addr = mdl.virtual_address();
     mdl.probe_and_lock(LockOperation::WriteAccess).unwrap();
     mdl.bytes_mut().unwrap()[0] = 9;
-    {
-        // A live partial MDL shares the memory: not reusable yet.
-        let partial = mdl.build_partial(0, 512).unwrap();
-        assert!(!mdl.prepare_for_reuse());
-        assert!(mdl.pages_locked(), "a refused reuse changes nothing");
-        drop(partial);
-    }
+    // A partial MDL that lived and went leaves nothing shared.
+    drop(mdl.build_partial(0, 512).unwrap());
     assert!(mdl.prepare_for_reuse());
     assert!(!mdl.pages_locked());
     assert!(!is_mlocked(addr as usize), "the pages were unlocked");
@@ -305,9 +302,9 @@ fn prepare_for_reuse_resets_a_used_mdl_and_refuses_shared_ones() {
     mdl.probe_and_lock(LockOperation::ReadAccess).unwrap();
     assert!(mdl.pages_locked());
 
-    let src = Mdl::with_len(page()).unwrap();
-    let mut src = src;
+    let mut src = Mdl::with_len(page()).unwrap();
     src.probe_and_lock(LockOperation::ReadAccess).unwrap();
-    let mut partial = src.build_partial(0, 512).unwrap();
+    let mut partial = src.into_partial(0, 512).unwrap();
     assert!(!partial.prepare_for_reuse(), "a partial MDL is never reused");
+    assert!(partial.pages_locked(), "a refused reuse changes nothing");
 }

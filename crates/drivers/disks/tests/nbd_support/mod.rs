@@ -13,7 +13,8 @@ use irp::{
     Access, Device, DeviceRef, Handle, IoManager, Irp, MajorFunction, Mdl, Parameters, RequestFlags, Status,
 };
 
-/// Whether `program` can be run; prints the SKIP line when it cannot.
+/// Whether `program` can be run; reports the test as skipped ([`irp::testing::skip`]) when it
+/// cannot.
 pub fn installed(program: &str) -> bool {
     let ok = Command::new(program)
         .arg("--version")
@@ -22,7 +23,7 @@ pub fn installed(program: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        println!("SKIP: {program} not installed");
+        irp::testing::skip(format_args!("{program} not installed"));
     }
     ok
 }

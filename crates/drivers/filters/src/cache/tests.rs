@@ -1,24 +1,66 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use irp::{Access, Device, DeviceRef, Driver, Handle, IoManager, Irp, Status};
+use irp::{Access, Device, DeviceRef, Driver, Handle, IoManager, Irp, MajorFunction, Status};
 
 use super::*;
 use disks::crash::{CrashDisk, CrashDiskOptions, CrashPlan};
 
 const SIZE: u64 = 1 << 20;
 
-/// A filter that fails writes (and flushes) while `failing` is set.
+/// Holds flushes on their way down (in their dispatching thread) while it is closed — for at
+/// most [`Gate::PATIENCE`], so that a test whose flushes do not behave fails instead of
+/// hanging.
+#[derive(Default)]
+struct Gate {
+    /// (closed, flushes that have arrived so far)
+    state: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn set_closed(&self, closed: bool) {
+        self.state.lock().unwrap().0 = closed;
+        self.changed.notify_all();
+    }
+
+    /// Waits until `n` flushes have arrived at the gate.
+    fn wait_for_arrivals(&self, n: usize) {
+        let state = self.state.lock().unwrap();
+        let (state, _) =
+            self.changed.wait_timeout_while(state, Self::PATIENCE, |(_, arrived)| *arrived < n).unwrap();
+        assert!(state.1 >= n, "{} of {n} flushes reached the gate", state.1);
+    }
+
+    /// A flush arrives: counted, then held while the gate is closed.
+    fn pass(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.1 += 1;
+        self.changed.notify_all();
+        drop(self.changed.wait_timeout_while(state, Self::PATIENCE, |(closed, _)| *closed).unwrap());
+    }
+}
+
+/// A filter that fails writes (and flushes) while `failing` is set, and holds flushes at
+/// `gate` while it is closed.
 #[derive(Default)]
 struct Flaky {
     failing: Arc<AtomicBool>,
+    gate: Arc<Gate>,
 }
 impl Driver for Flaky {
     fn write(&self, device: &DeviceRef, mut irp: Irp) -> Status {
         if self.failing.load(Ordering::SeqCst) {
             return irp.complete(Status::IO_DEVICE_ERROR);
         }
+        irp.skip_current_location();
+        device.lower().unwrap().call(irp)
+    }
+    fn flush_buffers(&self, device: &DeviceRef, mut irp: Irp) -> Status {
+        self.gate.pass();
         irp.skip_current_location();
         device.lower().unwrap().call(irp)
     }
@@ -30,6 +72,7 @@ struct Rig {
     disk: Arc<CrashDisk>,
     cache: DeviceRef,
     failing: Arc<AtomicBool>,
+    gate: Arc<Gate>,
 }
 
 impl Rig {
@@ -44,12 +87,15 @@ fn rig(options: CacheOptions) -> Rig {
             .unwrap();
     let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
     let failing = Arc::new(AtomicBool::new(false));
-    let flaky = Device::attach("flaky", Flaky { failing: Arc::clone(&failing) }, &bottom).unwrap();
+    let gate = Arc::new(Gate::default());
+    let flaky =
+        Device::attach("flaky", Flaky { failing: Arc::clone(&failing), gate: Arc::clone(&gate) }, &bottom)
+            .unwrap();
     let cache = Cache::create("cache", options, &flaky).unwrap();
     let io = IoManager::new();
     io.register("disk", &cache).unwrap();
     let handle = io.open("disk", Access::READ_WRITE).unwrap();
-    Rig { _io: io, handle, disk, cache, failing }
+    Rig { _io: io, handle, disk, cache, failing, gate }
 }
 
 /// Blocks stay dirty until a flush, throttling or shutdown writes them.
@@ -139,29 +185,44 @@ fn the_lazy_writer_writes_behind_without_a_flush() {
     assert_eq!(r.disk.flush_count(), 0);
 }
 
+/// Flushes that arrive while a round is in flight share one lower flush (group commit).
+/// The first flush's lower flush is held at the gate; the others arrive meanwhile and each
+/// is queued (its dispatch returns PENDING); once the gate opens, one more round serves them
+/// all: two lower flushes for N flushes, whatever the timing.
 #[test]
 fn concurrent_flushes_coalesce() {
+    const N: u64 = 8;
     let r = Arc::new(rig(slow_lazy()));
-    let threads: Vec<_> = (0..8u64)
-        .map(|t| {
-            let r = Arc::clone(&r);
-            std::thread::spawn(move || {
-                for i in 0..20u64 {
-                    r.handle.write((t * 20 + i) * 4096, &[t as u8 + 1; 4096]).unwrap();
-                    r.handle.flush_buffers().unwrap();
-                }
-            })
+    r.gate.set_closed(true);
+    let leader = {
+        let r = Arc::clone(&r);
+        std::thread::spawn(move || {
+            r.handle.write(0, &[1; 4096]).unwrap();
+            r.handle.flush_buffers()
         })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+    };
+    r.gate.wait_for_arrivals(1);
+    let (tx, rx) = mpsc::channel();
+    for i in 1..N {
+        r.handle.write(i * 4096, &[i as u8 + 1; 4096]).unwrap();
+        let tx = tx.clone();
+        let flush = r.handle.new_irp(MajorFunction::FlushBuffers);
+        let status = r.handle.submit(flush, move |done| tx.send(done.status()).unwrap());
+        assert_eq!(status, Status::PENDING, "flush {i} queued behind the round in flight");
+    }
+    assert_eq!(r.cache().counters().lower_flushes, 1, "only the leader's went below so far");
+    r.gate.set_closed(false);
+    assert_eq!(leader.join().unwrap(), Ok(()));
+    for _ in 1..N {
+        assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), Status::SUCCESS);
     }
     let c = r.cache().counters();
     let (flushes, lower) = (c.flushes, c.lower_flushes);
-    assert_eq!(flushes, 160);
-    assert!(lower <= flushes, "{lower} lower flushes for {flushes}");
+    assert_eq!(flushes, N);
+    assert_eq!(lower, 2, "{} queued flushes should share one lower flush; {lower} for {flushes}", N - 1);
+    assert_eq!(r.disk.flush_count(), 2);
     let image = r.disk.durable_image();
-    assert!((0..160usize).all(|b| image[b * 4096] == (b / 20) as u8 + 1));
+    assert!((0..N as usize).all(|b| image[b * 4096] == b as u8 + 1));
 }
 
 #[test]

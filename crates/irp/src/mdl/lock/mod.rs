@@ -2,6 +2,7 @@
 //! run once however many MDLs (a source and its partials) hold the pages locked.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::{IoBuffer, MdlError};
@@ -13,6 +14,8 @@ mod tests;
 #[derive(Debug)]
 pub(super) struct Memory {
     pub(super) buf: IoBuffer,
+    /// A process-unique number (never reused, unlike the buffer's address).
+    pub(super) id: u64,
     /// How many MDLs currently hold the pages locked. The pages are `mlock`ed exactly while
     /// this is non-zero; the mutex is held across the system call so that a concurrent lock
     /// and unlock cannot interleave between the count change and the call.
@@ -21,7 +24,8 @@ pub(super) struct Memory {
 
 impl Memory {
     pub(super) fn new(buf: IoBuffer) -> Memory {
-        Memory { buf, pins: Mutex::new(0) }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Memory { buf, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), pins: Mutex::new(0) }
     }
 
     /// Takes one lock reference, locking the pages if it is the first.
