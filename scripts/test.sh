@@ -38,6 +38,9 @@ install_system_packages() {
         [fio]=fio
         [sqlite3]=sqlite3
         [fusermount3]=fuse3
+        [mkfs.ext4]=e2fsprogs
+        [debugfs]=e2fsprogs
+        [e2fsck]=e2fsprogs
     )
     local missing=()
     for cmd in "${!wanted[@]}"; do
