@@ -1,4 +1,5 @@
-//! Support for the workspace's test suites: reporting a skipped test.
+//! Support for the workspace's test suites: reporting a skipped test, and knowing the
+//! emulator a cross-built test runs under.
 //!
 //! libtest has no "skipped" outcome and captures what passing tests print, so a test that
 //! cannot run (a tool is not installed, the file system lacks a feature, emulation cannot do
@@ -11,6 +12,20 @@ use std::io::Write;
 
 /// The environment variable naming the file [`skip`] appends its line to.
 pub const SKIP_LOG_ENV: &str = "IRPSTACK_SKIP_LOG";
+
+/// The environment variable holding the emulator command (program and arguments, separated
+/// by spaces) a cross-built test runs under: `scripts/test.sh` sets it to its
+/// `qemu-aarch64 ...` runner for the aarch64 run.
+pub const EMULATOR_ENV: &str = "IRPSTACK_EMULATOR";
+
+/// The emulator command this test runs under ([`EMULATOR_ENV`]), program first; `None` when
+/// it runs natively. A test that starts its own binary again must start it through this
+/// (user-mode qemu cannot `exec` a foreign binary without binfmt_misc).
+pub fn emulator() -> Option<Vec<String>> {
+    let command = std::env::var(EMULATOR_ENV).ok()?;
+    let words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    if words.is_empty() { None } else { Some(words) }
+}
 
 /// Reports that the calling test skips its checks because of `reason`; the test then
 /// returns (and passes, as libtest knows no other way).

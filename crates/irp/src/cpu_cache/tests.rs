@@ -137,3 +137,30 @@ fn direction_and_method_names() {
     assert_eq!(FlushMethod::Clflushopt.name(), "clflushopt");
     assert_eq!(FlushMethod::DcCvap.name(), "dc cvap");
 }
+
+/// On aarch64 (run under qemu-aarch64 by `scripts/test.sh`): the persistence method follows
+/// the DPB hardware capability, the x86 instructions are unavailable, and `CTR_EL0` gave a
+/// data line size. `flush_io_buffers_all_combinations` then executes every path: `DC CVAC`
+/// (to device), `DC CIVAC` (from device), `IC IVAU` (after a PIO read) and the persistence
+/// method.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn aarch64_method_selection_follows_hwcaps() {
+    let dpb = std::arch::is_aarch64_feature_detected!("dpb");
+    let expected = if dpb { FlushMethod::DcCvap } else { FlushMethod::DcCvac };
+    assert_eq!(persistence_method(), expected);
+    assert_eq!(available_methods().first(), Some(&expected));
+    assert!(FlushMethod::DcCvac.is_available() && FlushMethod::None.is_available());
+    assert_eq!(FlushMethod::DcCvap.is_available(), dpb);
+    for x86 in [FlushMethod::Clwb, FlushMethod::Clflushopt, FlushMethod::Clflush] {
+        assert!(!x86.is_available(), "{}", x86.name());
+    }
+    assert!((16..=2048).contains(&line_size()), "CTR_EL0.DminLine gave {}", line_size());
+}
+
+#[cfg(target_arch = "aarch64")]
+#[test]
+#[should_panic(expected = "clwb is not available")]
+fn unavailable_method_panics_on_aarch64() {
+    flush_with(&[1, 2, 3], FlushMethod::Clwb);
+}

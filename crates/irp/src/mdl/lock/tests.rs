@@ -17,11 +17,21 @@ fn lock_limit_message_says_how_to_raise_it() {
 const LOCK_LIMIT_CHILD: &str = "IRP_MDL_TEST_LOCK_LIMIT_CHILD";
 
 /// Runs `lock_limit_child` in a fresh process, so lowering RLIMIT_MEMLOCK and dropping
-/// CAP_IPC_LOCK there cannot affect the other tests.
+/// CAP_IPC_LOCK there cannot affect the other tests. Under an emulator (the aarch64 run of
+/// `scripts/test.sh`) the child runs under it too.
 #[test]
 fn lock_limit_error_when_rlimit_exceeded() {
     let module = module_path!().split_once("::").unwrap().1;
-    let out = Command::new(std::env::current_exe().unwrap())
+    let exe = std::env::current_exe().unwrap();
+    let mut child = match crate::testing::emulator() {
+        Some(emulator) => {
+            let mut c = Command::new(&emulator[0]);
+            c.args(&emulator[1..]).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let out = child
         .args(["--exact", &format!("{module}::lock_limit_child")])
         .args(["--test-threads=1", "--nocapture"])
         .env(LOCK_LIMIT_CHILD, "1")
