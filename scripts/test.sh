@@ -86,6 +86,9 @@ else
     echo "SKIP: scripts/test.sh clippy-aarch64: the aarch64-unknown-linux-gnu target could not be installed" >>"$SKIP_LOG"
 fi
 
+log "cargo doc (broken intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
 log "cargo test --workspace"
 cargo test --workspace --locked
 

@@ -60,7 +60,7 @@ impl MajorFunction {
     /// asked. A device without a cache has nothing to flush or to write back at shutdown,
     /// one without per-open state nothing to open, clean up or close, and a discard is a
     /// hint; so `STATUS_INVALID_DEVICE_REQUEST` from below counts as success for these
-    /// (fastfat does the same for a flush). [`Status::counted_for`] applies the rule; it is
+    /// (fastfat does the same for a flush). [`Status::counted_for`](crate::Status::counted_for) applies the rule; it is
     /// the only place it is decided.
     pub fn succeeds_unhandled(self) -> bool {
         matches!(

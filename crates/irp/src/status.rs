@@ -36,7 +36,7 @@ macro_rules! statuses {
 
 impl Status {
     /// This status as the sender of a `major` request counts it: `INVALID_DEVICE_REQUEST`
-    /// for a request that [succeeds unhandled](MajorFunction::succeeds_unhandled) (a flush
+    /// for a request that [succeeds unhandled](crate::MajorFunction::succeeds_unhandled) (a flush
     /// of a device with no cache, ...) is success; anything else is itself.
     pub fn counted_for(self, major: crate::MajorFunction) -> Status {
         if self == Status::INVALID_DEVICE_REQUEST && major.succeeds_unhandled() {

@@ -7,14 +7,14 @@
 //!
 //! | module | disk |
 //! |---|---|
-//! | [`file`] | a regular file or block device (thread-pool and io_uring engines, O_DIRECT) |
+//! | [`file`](mod@file) | a regular file or block device (thread-pool and io_uring engines, O_DIRECT) |
 //! | [`pmem`] | a memory-mapped file: persistent memory with cache-line write-back |
 //! | [`memory`] | a RAM disk (not durable) |
 //! | [`null`] | `\Device\Null` |
 //! | [`nbd`] | an export on an NBD server (the NBD client) |
 //! | [`crash`] | the crash-simulation disk: a durable image under a volatile cache |
 //!
-//! [`sticky`] holds the rule the disks with a page cache below them share: a failed sync
+//! `sticky.rs` holds the rule the disks with a page cache below them share: a failed sync
 //! cannot be retried, so it sticks.
 
 #![warn(missing_docs)]

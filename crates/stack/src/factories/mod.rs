@@ -1,5 +1,5 @@
 //! Every driver's factory: how a layer of a stack spec becomes a device. One file per
-//! driver, named after it; a new driver is one more file and one more entry in [`ALL`].
+//! driver, named after it; a new driver is one more file and one more entry in `ALL`.
 
 mod cache;
 mod crash;

@@ -12,7 +12,7 @@
 //! - formats: [`header`], [`superblock`], [`features`], [`descriptor`], [`commit`],
 //!   [`revoke`], [`checksum`];
 //! - where the journal is: [`area`] ([`JournalArea`]) and the circular log, [`ring`];
-//! - recovery: [`scan`] (pass 1), [`recovery`] (passes 2 and 3, [`recover`]);
+//! - recovery: [`scan`](mod@scan) (pass 1), [`recovery`] (passes 2 and 3, [`recover`]);
 //! - writing: [`transaction`] ([`Transaction`]) and [`writer`] ([`Journal`]).
 //!
 //! The ext4 layer owns the `needs_recovery` flag in the ext4 superblock: it sets it while a

@@ -1,6 +1,6 @@
 //! Journal recovery (replay), in jbd2's three passes:
 //!
-//! 1. **scan** ([`scan`](super::scan::scan)): find the committed transactions;
+//! 1. **scan** ([`scan()`](super::scan::scan)): find the committed transactions;
 //! 2. **revoke**: for every revoked block, the latest transaction that revoked it;
 //! 3. **replay**: write each logged block home unless a transaction at or after the one
 //!    that logged it revoked it; the latest such copy wins. Escaped copies get their magic
