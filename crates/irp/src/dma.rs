@@ -136,7 +136,7 @@ fn overlap(a: usize, alen: usize, b: usize, blen: usize) -> Option<(usize, usize
 /// buffer are written back to RAM (both directions clean; `FromDevice` also drops them), in
 /// every mapped region the MDL covers and for mappings made later. Cheap when no simulated
 /// device exists.
-pub(crate) fn on_flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Transfer) {
+fn on_flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Transfer) {
     if DEVICES.load(Ordering::Acquire) == 0
         || matches!(transfer, Transfer::Pio | Transfer::Persistent)
         || mdl.byte_count() == 0
@@ -165,7 +165,7 @@ pub(crate) fn on_flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Tra
 
 /// Reports transfers whose data is still in the adapter ([`Rule::DmaAdapterBuffersNotFlushed`])
 /// when an IRP carrying `mdl` completes.
-pub(crate) fn check_completed_mdl(mdl: &Mdl) {
+fn check_completed_mdl(mdl: &Mdl) {
     if ACTIVE.load(Ordering::Acquire) == 0 {
         return;
     }
@@ -226,6 +226,8 @@ impl SimulatedDmaDevice {
     /// A device called `name` (the name the verifier reports) with a zeroed medium of
     /// `size` bytes, reporting to `verifier`.
     pub fn new(name: impl Into<String>, size: usize, verifier: Arc<Verifier>) -> SimulatedDmaDevice {
+        crate::cpu_cache::observe_dma_flushes(on_flush_io_buffers);
+        crate::request::observe_completed_mdls(check_completed_mdl);
         DEVICES.fetch_add(1, Ordering::AcqRel);
         SimulatedDmaDevice {
             inner: Arc::new(DeviceInner { name: name.into(), verifier }),

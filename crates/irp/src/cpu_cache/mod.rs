@@ -208,9 +208,20 @@ pub fn flush_io_buffers(mdl: &Mdl, direction: Direction, transfer: Transfer) {
             }
         }
     }
-    if matches!(transfer, Transfer::Dma | Transfer::NonCoherentDma) {
-        crate::dma::on_flush_io_buffers(mdl, direction, transfer);
+    if matches!(transfer, Transfer::Dma | Transfer::NonCoherentDma)
+        && let Some(observe) = DMA_FLUSH_OBSERVER.get()
+    {
+        observe(mdl, direction, transfer);
     }
+}
+
+/// Who watches the DMA flushes: the simulated DMA device ([`crate::dma`]) registers itself
+/// here when the first one is created, so the core does not depend on the model.
+static DMA_FLUSH_OBSERVER: std::sync::OnceLock<fn(&Mdl, Direction, Transfer)> = std::sync::OnceLock::new();
+
+/// Registers `observe` to see every DMA `flush_io_buffers` call (the first registration counts).
+pub(crate) fn observe_dma_flushes(observe: fn(&Mdl, Direction, Transfer)) {
+    let _ = DMA_FLUSH_OBSERVER.set(observe);
 }
 
 /// Architectures without cache-maintenance instructions: fences only.

@@ -85,6 +85,15 @@ fn is_failure_turned_into_success(major: MajorFunction, before: Status, after: S
     !before.counted_for(major).is_success() && after.is_success()
 }
 
+/// Who watches the MDLs of completing IRPs: the simulated DMA device ([`crate::dma`])
+/// registers itself when the first one is created, so the core does not depend on the model.
+static COMPLETED_MDL_OBSERVER: std::sync::OnceLock<fn(&Mdl)> = std::sync::OnceLock::new();
+
+/// Registers `observe` to see the MDL of every IRP that completes (the first registration counts).
+pub(crate) fn observe_completed_mdls(observe: fn(&Mdl)) {
+    let _ = COMPLETED_MDL_OBSERVER.set(observe);
+}
+
 /// Runs completion from the current location upward.
 pub(crate) fn complete_request(mut irp: Irp) {
     // Checks on the completing driver itself.
@@ -193,8 +202,10 @@ fn finish(mut irp: Irp) {
             ),
         );
     }
-    if let Some(mdl) = irp.body().mdl.as_ref() {
-        crate::dma::check_completed_mdl(mdl);
+    if let Some(mdl) = irp.body().mdl.as_ref()
+        && let Some(observe) = COMPLETED_MDL_OBSERVER.get()
+    {
+        observe(mdl);
     }
     let mut body = irp.body.take().expect("present");
     match std::mem::take(&mut body.sink) {

@@ -12,7 +12,7 @@ mod shared;
 use std::sync::Arc;
 
 pub use completion::{CompletedIrp, Completion, InvokeOn};
-pub(crate) use completion::{CompletionRoutine, Sink};
+pub(crate) use completion::{CompletionRoutine, Sink, observe_completed_mdls};
 pub use location::StackLocation;
 pub(crate) use shared::IrpShared;
 
