@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use super::location::{INVOKE_ON_CANCEL, INVOKE_ON_ERROR, INVOKE_ON_SUCCESS};
 use super::{IoStatus, Irp, IrpBody, pool};
 use crate::device::DeviceRef;
 use crate::function::{FlushFlags, MajorFunction};
@@ -22,6 +21,13 @@ pub enum Completion {
     #[doc(alias = "STATUS_MORE_PROCESSING_REQUIRED")]
     MoreProcessingRequired,
 }
+
+/// `SL_INVOKE_ON_CANCEL`.
+pub(crate) const INVOKE_ON_CANCEL: u8 = 0x20;
+/// `SL_INVOKE_ON_SUCCESS`.
+pub(crate) const INVOKE_ON_SUCCESS: u8 = 0x40;
+/// `SL_INVOKE_ON_ERROR`.
+pub(crate) const INVOKE_ON_ERROR: u8 = 0x80;
 
 /// When a completion routine runs (`InvokeOnSuccess`, `InvokeOnError`, `InvokeOnCancel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,12 +8,6 @@ use crate::function::{FlushFlags, MajorFunction, Parameters, RequestFlags};
 
 /// `SL_PENDING_RETURNED`.
 const PENDING_RETURNED: u8 = 0x01;
-/// `SL_INVOKE_ON_CANCEL`.
-pub(crate) const INVOKE_ON_CANCEL: u8 = 0x20;
-/// `SL_INVOKE_ON_SUCCESS`.
-pub(crate) const INVOKE_ON_SUCCESS: u8 = 0x40;
-/// `SL_INVOKE_ON_ERROR`.
-pub(crate) const INVOKE_ON_ERROR: u8 = 0x80;
 
 /// What one device in the stack is asked to do (`IO_STACK_LOCATION`).
 #[doc(alias = "IO_STACK_LOCATION")]
