@@ -52,7 +52,7 @@ pub fn run(args: &DispatchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut rows = Vec::with_capacity(LAYERS.len());
     let mut verifier = VerifierMode::Off;
     for layers in LAYERS {
-        let top = filters::passthrough::stack_over(irp::Device::new("null", disks::null::NullDevice), layers)
+        let top = filters::passthrough::stack_over(disks::null::NullDevice::create("null"), layers)
             .with_context(|| format!("cannot build a null device under {layers} pass-through filters"))?;
         verifier = top.verifier().mode();
         let (ns_per_irp, allocs_per_irp) = measure(&top, layers, args.irps, repeats)?;

@@ -1,6 +1,7 @@
 //! The null device (`\Device\Null`): a bottom device that stores nothing.
 
-use irp::{DeviceRef, Driver, InformationClass, Irp, Parameters, Status};
+use irp::block::{BlockDisk, DiskDriver, DiskInfo};
+use irp::{Device, DeviceRef, Irp, Parameters, Status};
 
 /// `\Device\Null`: reads return zero bytes... of the length asked (the buffer is left
 /// as it is), writes, flushes and everything else succeed at once. The size it reports
@@ -9,45 +10,25 @@ use irp::{DeviceRef, Driver, InformationClass, Irp, Parameters, Status};
 pub struct NullDevice;
 
 impl NullDevice {
-    fn succeed(irp: Irp) -> Status {
+    /// Creates the device (bottom of a new stack) called `name`.
+    pub fn create(name: &str) -> DeviceRef {
+        Device::new(name, DiskDriver::new(NullDevice))
+    }
+}
+
+impl BlockDisk for NullDevice {
+    fn disk_info(&self) -> DiskInfo {
+        DiskInfo { size: u64::MAX, sector_size: 512, volatile_cache: false, durable: false }
+    }
+    /// Every transfer "succeeds" with its whole length, without touching the buffer.
+    fn serve(&self, irp: Irp) -> Status {
         let information = match irp.parameters() {
             Parameters::Read { length, .. } | Parameters::Write { length, .. } => u64::from(*length),
-            Parameters::Information { class: InformationClass::Standard, .. } => u64::MAX,
             _ => 0,
         };
         irp.complete_with(Status::SUCCESS, information)
     }
-}
-
-impl Driver for NullDevice {
-    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
-    }
-    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        NullDevice::succeed(irp)
+    fn flush(&self, irp: Irp, _syncs_device: bool) -> Status {
+        irp.complete(Status::SUCCESS)
     }
 }

@@ -21,5 +21,7 @@ fn build_null(
     _: Option<&DeviceRef>,
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
-    DeviceBuilder::new(ctx.device_name()).build(NullDevice).map_err(|e| SpecError::build_failed(layer, e))
+    DeviceBuilder::new(ctx.device_name())
+        .build(irp::block::DiskDriver::new(NullDevice))
+        .map_err(|e| SpecError::build_failed(layer, e))
 }
