@@ -88,7 +88,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (exports, default_export, file_listen) = exports(args)?;
     let mut config = ServerConfig::new();
     config.listen = listeners(args, file_listen);
-    config.default_export = default_export;
+    config.default_export = default_export.clone();
     prepare_data_dir(args, &exports, &registry)?;
     config.build = config.build.with_base_dir(&args.data_dir);
     if let Some(size) = args.size {
@@ -119,8 +119,16 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     if let Some(uri) = uris.first() {
         let slash = if uri.starts_with("nbd://") { "/" } else { "" };
+        // The URIs name the default export; qemu-io opens read-write unless told `-r`, and a
+        // read-only export refuses that ("Permission denied").
+        let exports = server.exports();
+        let default = exports
+            .iter()
+            .find(|e| e.name.is_empty())
+            .or_else(|| exports.iter().find(|e| default_export.as_deref() == Some(e.name.as_str())));
+        let read_only = if default.is_some_and(|e| e.read_only) { "-r " } else { "" };
         writeln!(out, "connect with:")?;
-        writeln!(out, "  qemu-io -f raw '{uri}{slash}'")?;
+        writeln!(out, "  qemu-io {read_only}-f raw '{uri}{slash}'")?;
         writeln!(out, "  nbdinfo '{uri}'")?;
         writeln!(out, "  nbdcopy '{uri}' copy.img")?;
         writeln!(out, "stop with Ctrl-C or SIGTERM (caches are written back)")?;

@@ -241,3 +241,23 @@ fn bad_arguments_are_clear_errors() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Examples:") && help.contains("qemu-io") && help.contains("--config"), "{help}");
 }
+
+/// The connect hint of a read-only export is a qemu-io line that works (`-r`); run as printed.
+#[test]
+fn the_read_only_connect_hint_works_as_printed() {
+    if !have("qemu-io") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nbd.sock");
+    let args = ["--socket", socket.to_str().unwrap(), "--read-only", "--stack", "memory(size=16M)"];
+    let server = serve(dir.path(), &args);
+    let lines = server.lines_until("stop with");
+    let hint =
+        lines.iter().find_map(|l| l.trim().strip_prefix("qemu-io ")).expect("a qemu-io hint").to_owned();
+    assert!(hint.starts_with("-r -f raw '"), "{hint}");
+    let uri = hint.rsplit('\'').nth(1).expect("a quoted URI");
+    let out = run("qemu-io", &["-r", "-f", "raw", uri, "-c", "read -P 0 0 4k"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(server.signal_and_wait("TERM").success());
+}

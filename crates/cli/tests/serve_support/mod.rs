@@ -68,6 +68,20 @@ pub fn serve(cwd: &Path, args: &[&str]) -> Served {
 }
 
 impl Served {
+    /// The lines printed after `listening on`, up to and with the one starting with `last`
+    /// (waiting up to 10 s).
+    pub fn lines_until(&self, last: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(10)) {
+            let done = line.starts_with(last);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }

@@ -60,7 +60,7 @@ pub enum ServerError {
         status: Status,
     },
     /// A listen address did not resolve.
-    #[error("cannot resolve {addr:?}: {source}")]
+    #[error("cannot resolve {addr:?}: {source}{}", resolve_hint(addr))]
     Resolve {
         /// The address.
         addr: String,
@@ -78,6 +78,15 @@ pub enum ServerError {
     /// Waiting for connections failed.
     #[error("waiting for connections failed: {0}")]
     Poll(std::io::Error),
+}
+
+/// A listen address needs its port: `localhost` alone is the usual slip.
+fn resolve_hint(addr: &str) -> String {
+    let has_port = match addr.rsplit_once(':') {
+        Some((host, port)) => port.parse::<u16>().is_ok() && !host.is_empty(),
+        None => false,
+    };
+    if has_port { String::new() } else { format!(" (a TCP address needs HOST:PORT, e.g. {addr}:10809)") }
 }
 
 fn bind_hint(error: &std::io::Error) -> &'static str {

@@ -83,6 +83,13 @@ fn bind_refuses_inconsistent_configurations() {
     );
     let message = taken.unwrap_err().to_string();
     assert!(message.contains("already in use"), "{message}");
+
+    // A host without a port says what is missing.
+    let portless = bind_with_manager(
+        ServerConfig::new().listen(Listen::Tcp("localhost".into())).export(export("a", "memory(size=1M)")),
+    );
+    let message = portless.unwrap_err().to_string();
+    assert!(message.contains("needs HOST:PORT") && message.contains("localhost:10809"), "{message}");
 }
 
 #[test]
