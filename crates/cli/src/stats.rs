@@ -29,12 +29,12 @@ fn fmt_ns(v: &Value) -> String {
     }
 }
 
-fn row(out: &mut dyn Write, name: &str, op: &Value) -> std::io::Result<()> {
+fn row(out: &mut dyn Write, width: usize, name: &str, op: &Value) -> std::io::Result<()> {
     let n = |k: &str| op.get(k).and_then(Value::as_u64);
     let lat = &op["latency_ns"];
     writeln!(
         out,
-        "{name:<14}{:>10}{:>14}{:>8}{:>10}{:>10}{:>10}{:>10}",
+        "{name:<width$}{:>10}{:>14}{:>8}{:>10}{:>10}{:>10}{:>10}",
         n("count").unwrap_or(0),
         n("bytes").map_or_else(|| "-".into(), |b| b.to_string()),
         n("errors").unwrap_or(0),
@@ -55,8 +55,14 @@ pub fn run(args: &StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "{text}")?;
         return Ok(());
     }
+    table(&report, out).with_context(|| format!("{} is not a stats report", args.file.display()))
+}
+
+/// The report as a table: one row per operation (the flush among them), the first column as
+/// wide as the longest name.
+fn table(report: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(ops) = report.get("ops").and_then(Value::as_object) else {
-        bail!("{} has no \"ops\": not a stats report", args.file.display());
+        bail!("it has no \"ops\"");
     };
     let elapsed = Duration::from_nanos(report["elapsed_ns"].as_u64().unwrap_or(0));
     writeln!(
@@ -65,14 +71,37 @@ pub fn run(args: &StatsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         report["device"].as_str().unwrap_or("?"),
         elapsed.as_secs_f64()
     )?;
+    let width = ops.keys().map(String::len).max().unwrap_or(0).max("op".len()) + 2;
     writeln!(
         out,
-        "{:<14}{:>10}{:>14}{:>8}{:>10}{:>10}{:>10}{:>10}",
+        "{:<width$}{:>10}{:>14}{:>8}{:>10}{:>10}{:>10}{:>10}",
         "op", "count", "bytes", "errors", "mean", "p50", "p99", "max"
     )?;
+    // `ops` holds the flush too; the report's separate "flush" record is the same numbers.
     for (name, op) in ops {
-        row(out, name, op)?;
+        row(out, width, name, op)?;
     }
-    row(out, "flush", &report["flush"])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_keep_the_columns_and_flush_is_one_row() {
+        let op = |count: u64| {
+            serde_json::json!({"count": count, "bytes": 4096, "errors": 0,
+            "latency_ns": {"mean": 1500, "p50": 1000, "p99": 9000, "max": 12000}})
+        };
+        let report = serde_json::json!({"device": "stats0", "elapsed_ns": 1_000_000_000u64,
+            "ops": {"read": op(1), "flush": op(2), "query_information": op(3)}, "flush": op(2)});
+        let mut out = Vec::new();
+        table(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 4, "a header and three rows:\n{text}");
+        assert!(lines.iter().all(|l| l.len() == lines[0].len()), "columns shifted:\n{text}");
+        assert_eq!(text.matches("\nflush ").count(), 1, "one flush row:\n{text}");
+    }
 }
