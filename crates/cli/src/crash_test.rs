@@ -22,7 +22,7 @@ point, crash mode, sector, expected vs found) when one does not, 2 on bad argume
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct CrashTestArgs {
-    /// The stack to test, top first, ending in `crash(...)`.
+    /// The stack to test, top first, ending in `crash(...)` (or a TOML stack file, `*.toml`).
     #[arg(long, value_name = "SPEC")]
     stack: String,
     /// Operations in the workload (writes, overwrites, FUA writes, discards, flushes).
@@ -53,7 +53,7 @@ pub struct CrashTestArgs {
 
 pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let registry = DriverRegistry::builtin();
-    let spec: StackSpec = args.stack.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = StackSpec::from_arg(&args.stack).map_err(|e| anyhow::anyhow!("{e}"))?;
     registry.check(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut bottom = spec.layers.last().cloned().context("empty stack")?;
     if bottom.driver != "crash" {

@@ -52,7 +52,8 @@ Relative image paths are resolved in --data-dir. Logging: RUST_LOG=info shows co
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
-    /// The stack to serve, top first [default: cache(size=256M) / file(path=default.img,size=1G)].
+    /// The stack to serve, top first, or a TOML stack file (`*.toml`: `stack = "..."` or
+    /// `[[layer]]` tables) [default: cache(size=256M) / file(path=default.img,size=1G)].
     #[arg(long, value_name = "SPEC", conflicts_with = "config")]
     stack: Option<String>,
     /// Listen on this TCP address [default: 127.0.0.1:10809, unless --socket is given].
@@ -158,7 +159,7 @@ fn exports(args: &ServeArgs) -> anyhow::Result<Exports> {
         return Ok((exports, default, file.listeners()));
     }
     let text = args.stack.as_deref().unwrap_or(DEFAULT_STACK);
-    let spec = StackSpec::parse(text).map_err(|e| anyhow!("the stack is not valid:\n{e}"))?;
+    let spec = StackSpec::from_arg(text).map_err(|e| anyhow!("the stack is not valid:\n{e}"))?;
     let name = args.export.clone().unwrap_or_default();
     let export = ExportConfig::new(&name, spec).read_only(args.read_only);
     Ok((vec![export], Some(name), Vec::new()))

@@ -261,3 +261,34 @@ fn the_read_only_connect_hint_works_as_printed() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(server.signal_and_wait("TERM").success());
 }
+
+/// `--stack` takes a TOML stack file too (`[[layer]]` tables), and a missing one is named.
+#[test]
+fn a_toml_stack_file_is_served() {
+    if !have("qemu-io") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[[layer]]\ndriver = \"cache\"\nsize = \"4M\"\n\n[[layer]]\ndriver = \"memory\"\nsize = \"16M\"\n",
+    )
+    .unwrap();
+    let socket = dir.path().join("nbd.sock");
+    let server =
+        serve(dir.path(), &["--socket", socket.to_str().unwrap(), "--stack", spec.to_str().unwrap()]);
+    qemu_io(&server.uri, &["write -P 0x5a 1M 64k", "flush", "read -P 0x5a 1M 64k"]);
+    assert!(server.signal_and_wait("TERM").success());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irpstack"))
+        .args(["serve", "--socket", socket.to_str().unwrap(), "--stack", "missing.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("missing.toml") && !stderr.contains("invalid driver name"),
+        "{stderr}"
+    );
+}

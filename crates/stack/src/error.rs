@@ -134,6 +134,11 @@ impl SpecError {
         SpecError::new(SpecErrorKind::Syntax(message.into()))
     }
 
+    /// A [`SpecErrorKind::Toml`] error: the TOML form of a stack is wrong.
+    pub fn toml(message: impl Into<String>) -> SpecError {
+        SpecError::new(SpecErrorKind::Toml(message.into()))
+    }
+
     /// A driver failed to create its device for `layer` (e.g. a [`irp::DeviceError`]
     /// or an I/O error opening its file).
     pub fn build_failed(

@@ -87,6 +87,16 @@ impl StackSpec {
         StackSpec { layers, source: None }
     }
 
+    /// A spec given on a command line: the path of a TOML stack file (a name ending in
+    /// `.toml`: `stack = "..."` or `[[layer]]` tables), or the spec itself.
+    pub fn from_arg(arg: &str) -> Result<StackSpec, SpecError> {
+        if arg.trim_end().ends_with(".toml") && !arg.contains('(') {
+            StackSpec::from_toml_file(arg.trim())
+        } else {
+            StackSpec::parse(arg)
+        }
+    }
+
     /// Parses a spec string (the same as [`str::parse`]).
     pub fn parse(text: &str) -> Result<StackSpec, SpecError> {
         parse::parse(text)

@@ -34,7 +34,7 @@ fn span_of<T>(v: &Spanned<T>) -> Span {
 }
 
 fn toml_error(message: impl Into<String>) -> SpecError {
-    SpecError::new(SpecErrorKind::Toml(message.into()))
+    SpecError::toml(message)
 }
 
 impl StackSpec {

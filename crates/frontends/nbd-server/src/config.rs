@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use irp::DeviceRef;
 use serde::Deserialize;
-use stack::{BuildContext, DriverRegistry, StackSpec};
+use stack::{BuildContext, DriverRegistry, SpecError, StackSpec};
 
 use crate::error::ConfigError;
 
@@ -196,8 +196,18 @@ impl Default for ServerConfig {
 /// stack = "cache(size=256M) / file(path=a.img,size=1G)"
 /// read_only = false            # optional
 /// description = "scratch disk" # optional
+///
+/// [[export]]                   # a stack can also be written layer by layer, top first
+/// name = "b"
+/// [[export.layer]]
+/// driver = "cache"
+/// size = "64M"
+/// [[export.layer]]
+/// driver = "file"
+/// path = "b.img"
+/// size = "1G"
 /// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// A TCP address to listen on.
@@ -211,19 +221,45 @@ pub struct FileConfig {
     pub export: Vec<FileExport>,
 }
 
-/// One `[[export]]` table of a [`FileConfig`].
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+/// One `[[export]]` table of a [`FileConfig`]: its stack is `stack = "..."` or
+/// `[[export.layer]]` tables (one per layer, top first, each with its `driver`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileExport {
     /// The export name.
     pub name: String,
     /// The stack spec.
-    pub stack: String,
+    pub stack: Option<String>,
+    /// The stack as layer tables.
+    #[serde(default)]
+    pub layer: Vec<toml::Table>,
     /// Serve it read-only.
     #[serde(default)]
     pub read_only: bool,
     /// A description for clients.
     pub description: Option<String>,
+}
+
+impl FileExport {
+    /// The stack, from `stack` or from the `[[export.layer]]` tables.
+    fn spec(&self) -> Result<StackSpec, SpecError> {
+        match (&self.stack, self.layer.is_empty()) {
+            (Some(text), true) => StackSpec::parse(text),
+            (None, false) => {
+                // The layer tables read as a stack file's `[[layer]]` tables.
+                let mut document = toml::Table::new();
+                let layers = self.layer.iter().cloned().map(toml::Value::Table).collect();
+                document.insert("layer".to_owned(), toml::Value::Array(layers));
+                StackSpec::from_toml(&document.to_string())
+            }
+            (Some(_), false) => {
+                Err(SpecError::toml("use either `stack = \"...\"` or `[[export.layer]]` tables, not both"))
+            }
+            (None, true) => Err(SpecError::toml(
+                "the export has no stack: add `stack = \"...\"` or `[[export.layer]]` tables",
+            )),
+        }
+    }
 }
 
 impl FileConfig {
@@ -249,8 +285,7 @@ impl FileConfig {
         self.export
             .iter()
             .map(|e| {
-                let spec = StackSpec::parse(&e.stack)
-                    .map_err(|source| ConfigError::Stack { name: e.name.clone(), source })?;
+                let spec = e.spec().map_err(|source| ConfigError::Stack { name: e.name.clone(), source })?;
                 let mut export = ExportConfig::new(&e.name, spec).read_only(e.read_only);
                 export.description.clone_from(&e.description);
                 Ok(export)

@@ -111,3 +111,19 @@ fn unix_sockets_stale_and_live() {
     server.run().unwrap();
     assert!(!path.exists());
 }
+
+#[test]
+fn an_export_stack_can_be_written_layer_by_layer() {
+    let text = "[[export]]\nname = \"a\"\n[[export.layer]]\ndriver = \"cache\"\nsize = \"4M\"\n\
+                [[export.layer]]\ndriver = \"memory\"\nsize = \"1M\"\n";
+    let exports = FileConfig::parse(text, "t.toml").unwrap().exports().unwrap();
+    let nbd_server::ExportStack::Spec(spec) = &exports[0].stack else { panic!("a spec") };
+    assert_eq!(spec.to_string(), "cache(size=4M) / memory(size=1M)");
+    let both =
+        "[[export]]\nname = \"a\"\nstack = \"memory(size=1M)\"\n[[export.layer]]\ndriver = \"memory\"\n";
+    let message = FileConfig::parse(both, "t.toml").unwrap().exports().unwrap_err().to_string();
+    assert!(message.contains("not both"), "{message}");
+    let none =
+        FileConfig::parse("[[export]]\nname = \"a\"\n", "t.toml").unwrap().exports().unwrap_err().to_string();
+    assert!(none.contains("has no stack"), "{none}");
+}
