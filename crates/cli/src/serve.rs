@@ -109,6 +109,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // Before anything is printed: whoever reads "listening on" may signal at once.
     let handle = server.handle();
     handle.stop_on_signals().context("installing the SIGINT/SIGTERM handler")?;
+    let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    writeln!(out, "data directory: {} (relative paths in stack specs are there)", data_dir.display())?;
     for export in server.exports() {
         let mode = if export.read_only { ", read-only" } else { "" };
         let stack = export.spec.clone().unwrap_or_else(|| export.devices.join(" / "));
