@@ -127,13 +127,78 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 write!(out, "{failure}")?;
                 writeln!(
                     out,
-                    "  rerun:       irpstack crash-test --stack '{}' --seed {} --ops {} --threads {}",
-                    args.stack, failure.seed, failure.ops, failure.threads
+                    "  rerun:       {}",
+                    rerun_command(args, failure.seed, failure.ops, failure.threads)
                 )?;
             }
             out.flush()?;
             bail!("the flush promise was broken (seed {}, crash point {})", failure.seed, failure.point)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The command that checks the same workload the same way: every option that changes which
+/// crash states are checked is repeated.
+fn rerun_command(args: &CrashTestArgs, seed: u64, ops: usize, threads: usize) -> String {
+    format!(
+        "irpstack crash-test --stack '{}' --seed {seed} --ops {ops} --threads {threads} --exhaustive {} \
+         --samples {} --max-points {} --restart-every {}",
+        args.stack, args.exhaustive, args.samples, args.max_points, args.restart_every
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CrashTestArgs,
+    }
+
+    #[test]
+    fn the_rerun_line_keeps_every_option_that_picks_the_states() {
+        let cli = Cli::parse_from([
+            "x",
+            "--stack",
+            "crash(size=1M)",
+            "--exhaustive",
+            "3",
+            "--samples",
+            "7",
+            "--max-points",
+            "99",
+            "--restart-every",
+            "5",
+        ]);
+        let line = rerun_command(&cli.args, 11, 200, 2);
+        let again =
+            Cli::parse_from(["x"].into_iter().chain(shell_words(&line).iter().skip(2).map(String::as_str)));
+        assert_eq!(
+            (again.args.seed, again.args.ops, again.args.threads, again.args.exhaustive, again.args.samples),
+            (11, 200, 2, 3, 7)
+        );
+        assert_eq!(
+            (again.args.max_points, again.args.restart_every, again.args.stack.as_str()),
+            (99, 5, "crash(size=1M)")
+        );
+    }
+
+    /// Splits a command line the way a shell would for single-quoted words.
+    fn shell_words(line: &str) -> Vec<String> {
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '\'' => quoted = !quoted,
+                ' ' if !quoted => words.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+                c => word.push(c),
+            }
+        }
+        words.extend((!word.is_empty()).then_some(word));
+        words
     }
 }
