@@ -43,6 +43,8 @@ enum Command {
     /// Prove the flush promise of a stack: run a seeded workload over a crash-simulation
     /// disk, crash at every point, and check what survives.
     CrashTest(crash_test::CrashTestArgs),
+    /// List every driver a stack spec can name, with its parameters and defaults.
+    Drivers,
     /// Serve device stacks over NBD (qemu-io, nbdinfo, nbdcopy, fio, a VM can connect).
     Serve(serve::ServeArgs),
     /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
@@ -59,6 +61,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(command) => bench::run(command, &mut out),
         Command::CrashTest(args) => crash_test::run(&args, &mut out),
+        Command::Drivers => {
+            write!(out, "{}", stack::DriverRegistry::builtin().help()).map_err(anyhow::Error::from)
+        }
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
     }

@@ -283,3 +283,17 @@ fn bench_flush_and_io_reject_bad_input_cleanly() {
         "/nonexistent",
     );
 }
+
+#[test]
+fn drivers_lists_every_driver_and_its_parameters() {
+    let output = irpstack(&["drivers"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let registry = stack::DriverRegistry::builtin();
+    for name in registry.names() {
+        assert!(text.contains(&format!("\n  {name} ")), "{name} missing:\n{text}");
+        for param in registry.get(name).unwrap().params {
+            assert!(text.contains(&format!("{}=", param.key)), "{name}: {} missing", param.key);
+        }
+    }
+}
