@@ -121,12 +121,21 @@ struct Inner {
     text: Option<Arc<str>>,
     origin: Option<String>,
     help: Option<String>,
+    /// More errors found in the same check, reported with this one.
+    also: Vec<SpecError>,
 }
 
 impl SpecError {
     /// An error of `kind`, with no position yet.
     pub fn new(kind: SpecErrorKind) -> SpecError {
-        SpecError(Box::new(Inner { kind, span: None, text: None, origin: None, help: None }))
+        SpecError(Box::new(Inner {
+            kind,
+            span: None,
+            text: None,
+            origin: None,
+            help: None,
+            also: Vec::new(),
+        }))
     }
 
     /// A [`SpecErrorKind::Syntax`] error.
@@ -177,10 +186,24 @@ impl SpecError {
 
     /// Attaches the text the span points into, unless some is attached already.
     pub fn with_text(mut self, text: impl Into<Arc<str>>) -> SpecError {
+        let text = text.into();
+        self.0.also =
+            std::mem::take(&mut self.0.also).into_iter().map(|e| e.with_text(Arc::clone(&text))).collect();
         if self.0.text.is_none() {
-            self.0.text = Some(text.into());
+            self.0.text = Some(text);
         }
         self
+    }
+
+    /// Adds the other errors found by the same check, reported after this one.
+    pub fn with_also(mut self, also: Vec<SpecError>) -> SpecError {
+        self.0.also.extend(also);
+        self
+    }
+
+    /// The other errors found by the same check (a spec's errors are reported together).
+    pub fn also(&self) -> &[SpecError] {
+        &self.0.also
     }
 
     /// Names where the text came from (a file), shown before the line.
@@ -241,6 +264,9 @@ impl fmt::Display for SpecError {
         }
         if let Some(help) = &self.0.help {
             write!(f, "\n   = help: {help}")?;
+        }
+        for other in &self.0.also {
+            write!(f, "\n\n{other}")?;
         }
         Ok(())
     }

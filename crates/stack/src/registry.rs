@@ -225,28 +225,46 @@ impl DriverRegistry {
     }
 
     /// Checks `spec` without building anything: every driver exists, only the last
-    /// layer is a disk, and every key is one its driver accepts.
+    /// layer is a disk, every key is one its driver accepts, and every value reads as its
+    /// parameter's kind (a size, a duration, one of the words...). Every problem found is
+    /// reported at once: the first is the error, the others come with it
+    /// ([`SpecError::also`]).
     pub fn check(&self, spec: &StackSpec) -> Result<(), SpecError> {
-        self.check_layers(spec).map_err(|e| attach_text(e, spec))
+        let mut errors = self.check_layers(spec).into_iter();
+        match errors.next() {
+            None => Ok(()),
+            Some(first) => Err(attach_text(first.with_also(errors.collect()), spec)),
+        }
     }
 
-    fn check_layers(&self, spec: &StackSpec) -> Result<(), SpecError> {
-        let last = spec.layers.len().checked_sub(1).ok_or_else(|| SpecError::new(SpecErrorKind::Empty))?;
-        let factories = spec.layers.iter().map(|l| self.factory(l)).collect::<Result<Vec<_>, _>>()?;
-        for (index, (layer, factory)) in spec.layers.iter().zip(factories).enumerate() {
+    fn check_layers(&self, spec: &StackSpec) -> Vec<SpecError> {
+        let Some(last) = spec.layers.len().checked_sub(1) else {
+            return vec![SpecError::new(SpecErrorKind::Empty)];
+        };
+        // Unknown drivers first: nothing else about a layer means much without its driver.
+        let (mut errors, mut known) = (Vec::new(), Vec::new());
+        for (index, layer) in spec.layers.iter().enumerate() {
+            match self.factory(layer) {
+                Ok(factory) => known.push((index, layer, factory)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for (index, layer, factory) in known {
             let driver = layer.driver.clone();
             match (factory.kind, index == last) {
                 (LayerKind::Filter, true) => {
                     let disks: Vec<_> = self.of_kind(LayerKind::Bottom).collect();
-                    return Err(SpecError::new(SpecErrorKind::FilterAtBottom { driver })
-                        .at(layer.driver_span())
-                        .with_help(format!("end the stack with a disk ({})", disks.join(", "))));
+                    errors.push(
+                        SpecError::new(SpecErrorKind::FilterAtBottom { driver: driver.clone() })
+                            .at(layer.driver_span())
+                            .with_help(format!("end the stack with a disk ({})", disks.join(", "))),
+                    );
                 }
-                (LayerKind::Bottom, false) => {
-                    return Err(SpecError::new(SpecErrorKind::DiskNotLast { driver })
+                (LayerKind::Bottom, false) => errors.push(
+                    SpecError::new(SpecErrorKind::DiskNotLast { driver: driver.clone() })
                         .at(layer.driver_span())
-                        .with_help("a disk has nothing below it: put filters above it"));
-                }
+                        .with_help("a disk has nothing below it: put filters above it"),
+                ),
                 _ => {}
             }
             for (key, _) in layer.params.iter() {
@@ -254,15 +272,17 @@ impl DriverRegistry {
                     continue;
                 }
                 let accepted = factory.params.iter().map(|p| p.key.to_owned()).collect();
-                let kind = SpecErrorKind::UnknownParam { layer: driver, key: key.to_owned(), accepted };
+                let kind =
+                    SpecErrorKind::UnknownParam { layer: driver.clone(), key: key.to_owned(), accepted };
                 let mut error = SpecError::new(kind).or_at(layer.params.key_span(key).unwrap_or(layer.span));
                 if let Some(help) = did_you_mean(key, factory.params.iter().map(|p| p.key)) {
                     error = error.with_help(help);
                 }
-                return Err(error);
+                errors.push(error);
             }
+            errors.extend(check_values(layer, factory));
         }
-        Ok(())
+        errors
     }
 
     fn of_kind(&self, kind: LayerKind) -> impl Iterator<Item = &'static str> + '_ {
@@ -351,4 +371,24 @@ fn attach_text(error: SpecError, spec: &StackSpec) -> SpecError {
         Some(text) => error.with_text(text.clone()),
         None => error,
     }
+}
+
+/// Reads every value of `layer` as its parameter's kind, the way the factory will, on a copy
+/// of the parameters: the errors a build would meet one at a time, before anything is built.
+fn check_values(layer: &LayerSpec, factory: &DriverFactory) -> Vec<SpecError> {
+    let mut params = layer.params.clone();
+    params.set_layer(&layer.driver);
+    let mut errors = Vec::new();
+    for doc in factory.params {
+        let result = match doc.kind {
+            ParamKind::Str | ParamKind::Path => Ok(()),
+            ParamKind::Size => params.get_size(doc.key).map(drop),
+            ParamKind::U64 => params.get_u64(doc.key).map(drop),
+            ParamKind::Bool => params.get_bool(doc.key).map(drop),
+            ParamKind::Duration => params.get_duration(doc.key).map(drop),
+            ParamKind::Enum(words) => params.get_enum(doc.key, words).map(drop),
+        };
+        errors.extend(result.err());
+    }
+    errors
 }

@@ -93,3 +93,27 @@ fn params_track_what_was_asked() {
     params.get_str("mdoe");
     params.finish().unwrap();
 }
+
+#[test]
+fn every_error_of_a_spec_is_reported_at_once() {
+    let text = "cache(size=lots,mode=fast,colour=red) / file(path=x.img,size=1KB)";
+    let spec: StackSpec = text.parse().unwrap();
+    let err = DriverRegistry::builtin().check(&spec).unwrap_err();
+    assert_eq!(err.also().len(), 3, "{err}");
+    let shown = err.to_string();
+    for part in ["`colour`", "\"lots\"", "\"fast\"", "\"1KB\""] {
+        assert!(shown.contains(part), "{part} missing from:\n{shown}");
+    }
+    let carets = shown.lines().filter(|l| l.trim_start_matches([' ', '|']).starts_with('^')).count();
+    assert_eq!(carets, 4, "every error has its caret:\n{shown}");
+}
+
+#[test]
+fn nothing_is_created_before_the_whole_spec_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = BuildContext::new().with_base_dir(dir.path());
+    let err =
+        DriverRegistry::builtin().build_str("cache(size=lots) / file(path=x.img,size=1M)", &ctx).unwrap_err();
+    assert!(err.to_string().contains("\"lots\""), "{err}");
+    assert!(!dir.path().join("x.img").exists(), "the image was created for a spec that does not build");
+}
