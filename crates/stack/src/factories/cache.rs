@@ -42,7 +42,7 @@ pub const CACHE: DriverFactory = DriverFactory {
             key: "eager",
             kind: ParamKind::Size,
             default: Some("64K"),
-            help: "a write of at most this size into a clean cache is written behind right after it completes; 0: never",
+            help: "a write of at most this size into a clean cache is written behind by the lazy writer right after it completes; 0: never",
         },
         ParamDoc {
             key: "interval",

@@ -23,6 +23,9 @@ pub(super) struct Control {
     kicked: AtomicBool,
     /// Set by [`hand_flushes`](Self::hand_flushes): queued flushes need rounds.
     flushes: AtomicBool,
+    /// Set by [`write_behind_soon`](Self::write_behind_soon): a small write found the
+    /// cache clean; write everything dirty behind now.
+    eager: AtomicBool,
     /// The lazy writer thread runs (and will look at `flushes`).
     alive: AtomicBool,
 }
@@ -44,6 +47,21 @@ impl Control {
         self.flushes.store(true, Ordering::Release);
         self.wake.notify_all();
         drop(stopped);
+        true
+    }
+
+    /// Asks for an eager write-behind pass now (`eager`): everything dirty is written
+    /// below and the disk is asked to start its device writes, in the lazy writer's
+    /// thread, so the writer that asked goes on at once. Returns false when there is no
+    /// lazy writer to ask. Cheap when a pass is already asked for.
+    pub(super) fn write_behind_soon(&self) -> bool {
+        if !self.alive.load(Ordering::Acquire) {
+            return false;
+        }
+        if !self.eager.swap(true, Ordering::AcqRel) {
+            let _guard = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+            self.wake.notify_all();
+        }
         true
     }
 
@@ -80,6 +98,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
                         !*stopped
                             && !lazy.kicked.load(Ordering::Acquire)
                             && !lazy.flushes.load(Ordering::Acquire)
+                            && !lazy.eager.load(Ordering::Acquire)
                     });
                 if *stopped {
                     // No flush is handed over from now on (`hand_flushes` checks under
@@ -93,6 +112,9 @@ pub(super) fn start(inner: &Arc<Inner>) {
             }
             if stopped {
                 return;
+            }
+            if lazy.eager.swap(false, Ordering::AcqRel) {
+                inner.write_behind_eagerly();
             }
             if lazy.kicked.swap(false, Ordering::AcqRel) {
                 // Under pressure: write behind until back under the low mark, serving

@@ -13,11 +13,13 @@
 //!   completed below. While such a write (or a discard, or write-zeroes) is on its way
 //!   down, a partial write into one of its blocks goes down too instead of filling the
 //!   block from a disk that may still hold older data. A write of at most `eager` bytes (64 KiB) that finds no block
-//!   dirty is written behind by its own thread as soon as it has completed, followed by
+//!   dirty is written behind by the lazy writer as soon as it has completed, followed by
 //!   a flush without device sync (a disk may start its device writes for it): a client
 //!   that writes a little and then flushes — a database commit, an fsync after a small
 //!   write — finds its flush with nothing left to write and its data already on the
-//!   way to the device. A cache that stays dirty never takes this path.
+//!   way to the device. The writer never waits for it: a sender with many writes in
+//!   flight goes on sending while the lazy writer writes behind what they dirtied, in
+//!   batches. A cache that stays dirty never takes this path.
 //! - **writethrough**: every write goes down before it completes; the cache only
 //!   serves reads.
 //! - **unsafe**: flushes complete at once without writing anything (nbdkit's and
@@ -79,7 +81,7 @@ pub struct CacheOptions {
     /// cached, and skipping the cache saves two copies. 0: every write is cached.
     pub bypass: u64,
     /// A write of at most this many bytes that finds no block dirty is written behind
-    /// by its own thread right after it completed (see the module documentation).
+    /// by the lazy writer right after it completed (see the module documentation).
     /// 0: never.
     pub eager: u64,
 }
@@ -130,7 +132,7 @@ pub(crate) struct CacheCounters {
     pub(crate) throttled: AtomicU64,
     /// Writes that went around the cache (at least `bypass` bytes).
     pub(crate) bypassed: AtomicU64,
-    /// Writes written behind by their own thread right after completing (`eager`).
+    /// Eager write-behind passes (`eager`).
     pub(crate) eager: AtomicU64,
 }
 
@@ -163,7 +165,8 @@ pub struct CacheCounts {
     pub throttled: u64,
     /// Writes that went around the cache (at least `bypass` bytes).
     pub bypassed: u64,
-    /// Writes written behind by their own thread right after completing (`eager`).
+    /// Eager write-behind passes: small writes into a clean cache, written behind right
+    /// after they completed (`eager`).
     pub eager: u64,
 }
 

@@ -134,20 +134,24 @@ impl Inner {
         }
         self.throttle();
         let status = irp.complete_with(Status::SUCCESS, length as u64);
-        if was_clean && length as u64 <= self.options.eager {
+        if was_clean && length as u64 <= self.options.eager && !self.lazy.write_behind_soon() {
+            // No lazy writer (it could not be started): this thread writes behind itself.
             self.write_behind_eagerly();
         }
         status
     }
 
-    /// Writes the dirty blocks behind now, in this thread, after a small write found
-    /// the cache clean (`eager`): the write has completed (its sender has the answer),
-    /// and the time until the sender's next request — typically the flush that
-    /// follows a small synchronous write — is spent writing, so that flush finds
-    /// nothing left to write. A cache that stays dirty (many writers, bulk writes)
-    /// never takes this path; nor does it wait while a flush round or another pass
-    /// holds the write-back: those write the block anyway.
-    fn write_behind_eagerly(&self) {
+    /// Writes the dirty blocks behind now, after a small write found the cache clean
+    /// (`eager`), in the lazy writer's thread (`lazy::Control::write_behind_soon`): the
+    /// write has completed and its sender goes on, and the time until its next request —
+    /// typically the flush that follows a small synchronous write — is spent writing, so
+    /// that flush finds little left to write. The writer itself never waits for it: a
+    /// sender with many writes in flight keeps sending while the lazy writer writes what
+    /// they dirtied in batches (when the writer did this itself, a fast disk kept the cache
+    /// clean, so every write wrote behind synchronously: a queue depth of one below). It
+    /// does not wait while a flush round or another pass holds the write-back: those
+    /// write the blocks anyway.
+    pub(super) fn write_behind_eagerly(&self) {
         let pass = match self.pass.try_lock() {
             Ok(pass) => pass,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),

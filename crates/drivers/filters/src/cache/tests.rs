@@ -454,9 +454,10 @@ fn a_small_write_into_a_clean_cache_is_written_behind_at_once_without_a_device_s
     let r = rig(CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() });
     let eager = || r.cache().counters().eager;
     r.handle.write(8192, &[7; 4096]).unwrap();
+    // The lazy writer writes it behind right away (not at its hour-long interval).
+    wait_until("the eager write-behind", || r.cache().usage().1 == 0);
     assert_eq!(eager(), 1);
     assert_eq!(r.disk.live_image()[8192..12288], [7; 4096], "written below as soon as it completed");
-    assert_eq!(r.cache().usage().1, 0, "clean again");
     assert_eq!(r.disk.flush_count(), 0, "no device sync: durable only after a flush");
     assert_eq!(r.disk.durable_image()[8192], 0);
 
@@ -464,6 +465,8 @@ fn a_small_write_into_a_clean_cache_is_written_behind_at_once_without_a_device_s
     // dirty cache is not written behind either.
     r.handle.write(0, &[1; 128 << 10]).unwrap();
     r.handle.write(512 << 10, &[2; 4096]).unwrap();
+    // Give a wrongly asked eager pass the time to show.
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(eager(), 1);
     assert_eq!(r.disk.live_image()[0], 0);
     assert_eq!(r.disk.live_image()[512 << 10], 0);
@@ -478,7 +481,9 @@ fn a_failed_eager_write_behind_leaves_the_block_dirty_for_the_flush() {
     let r = rig(CacheOptions { lazy_interval: Duration::from_secs(3600), ..CacheOptions::default() });
     r.failing.store(true, Ordering::SeqCst);
     r.handle.write(4096, &[9; 4096]).unwrap();
-    assert_eq!(r.cache().counters().eager, 1);
+    wait_until("the eager write-behind", || r.cache().counters().eager == 1);
+    // The pass counts before it writes: wait for the failed write to come back.
+    wait_until("the failed eager write", || r.cache().counters().write_errors > 0);
     assert_eq!(r.cache().usage().1, 4096, "the failed block stays dirty");
     assert!(r.handle.flush_buffers().is_err(), "the flush that needs it fails");
     r.failing.store(false, Ordering::SeqCst);
@@ -562,4 +567,13 @@ fn race_a_partial_write(handle: &Handle, below: impl FnOnce(&Handle) + Send) -> 
     });
     handle.flush_buffers().unwrap();
     handle.read(0, 8192).unwrap().bytes().to_vec()
+}
+
+/// Waits (up to 10 s) until `done`, for work another thread does (the lazy writer).
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within 10 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
