@@ -39,12 +39,13 @@ pub fn read(device: &DeviceRef, offset: u64, len: usize) -> Result<Box<[u8]>, St
 /// Writes `data` at `offset` to the device and waits for it.
 pub fn write(device: &DeviceRef, offset: u64, data: &[u8]) -> Result<(), Status> {
     let mdl = Mdl::from_slice(data).map_err(|_| Status::INSUFFICIENT_RESOURCES)?;
-    device.call_and_wait(write_irp(device, offset, mdl)).status().ok()
+    let length = u32::try_from(data.len()).map_err(|_| Status::INVALID_PARAMETER)?;
+    device.call_and_wait(write_irp(device, offset, mdl, length)).status().ok()
 }
 
-/// A write of `mdl`'s bytes at `offset`, to send to `device`.
-pub fn write_irp(device: &DeviceRef, offset: u64, mdl: Mdl) -> Irp {
-    let length = mdl.byte_count() as u32;
+/// A write of the first `length` bytes of `mdl` at `offset`, to send to `device` (the MDL
+/// may be longer: a reused buffer).
+pub fn write_irp(device: &DeviceRef, offset: u64, mdl: Mdl, length: u32) -> Irp {
     Irp::for_device(device, MajorFunction::Write)
         .with_parameters(Parameters::Write { offset, length })
         .with_mdl(mdl)

@@ -181,6 +181,8 @@ pub(crate) struct Inner {
     lazy: lazy::Control,
     warned_unsafe: AtomicBool,
     counters: CacheCounters,
+    /// The write-back passes' run buffers, kept between passes.
+    run_buffers: runs::RunBuffers,
 }
 
 /// The cache driver.
@@ -236,6 +238,7 @@ impl Cache {
             lazy: lazy::Control::default(),
             warned_unsafe: AtomicBool::new(false),
             counters: CacheCounters::default(),
+            run_buffers: runs::RunBuffers::default(),
         });
         // Also in write-through mode: it runs the queued flushes' rounds.
         lazy::start(&inner);
@@ -315,7 +318,7 @@ impl Inner {
                     .iter()
                     .filter_map(|&block| s.get(block).filter(|b| b.dirty).map(|b| (block, b.generation)))
                     .collect();
-                runs::runs(&blocks, self.block_size(), |block| s.data(block))
+                runs::runs(&blocks, self.block_size(), &self.run_buffers, |block| s.data(block))
             };
             let mut writes = match writes {
                 Ok(w) => w,
@@ -324,7 +327,7 @@ impl Inner {
                     break;
                 }
             };
-            let statuses = runs::write_all(&self.lower, &mut writes);
+            let statuses = runs::write_all(&self.lower, &mut writes, &self.run_buffers);
             let mut s = self.store();
             for (w, status) in writes.iter().zip(statuses) {
                 if status.is_success() {
