@@ -71,6 +71,7 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         seed: args.seed,
         threads: args.threads as usize,
         disk_size: options.size.context("crash(size=...) is required")?,
+        span: None,
         sector_size: options.sector_size.unwrap_or(4096),
         exhaustive_limit: args.exhaustive as usize,
         samples: args.samples as usize,

@@ -11,11 +11,16 @@
 
 #![warn(missing_docs)]
 
+pub mod cost;
+mod durable;
+mod explore;
 pub mod oracle;
 pub mod pattern;
 pub mod replay;
 mod report;
+mod restart;
 pub mod states;
+pub mod walk;
 pub mod workload;
 
 use std::sync::Arc;
@@ -38,6 +43,9 @@ pub struct Config {
     pub threads: usize,
     /// Disk size in bytes.
     pub disk_size: u64,
+    /// The workload writes only the first this-many bytes of the disk (default: all of
+    /// it); the same span on a larger disk gives the same workload.
+    pub span: Option<u64>,
     /// Sector size in bytes.
     pub sector_size: u32,
     /// Try every subset of the cache when it holds at most this many writes.
@@ -58,6 +66,7 @@ impl Default for Config {
             seed: 1,
             threads: 4,
             disk_size: 1 << 20,
+            span: None,
             sector_size: 4096,
             exhaustive_limit: 6,
             samples: 24,
@@ -82,7 +91,7 @@ pub enum CheckError {
 /// Builds the stack under test on top of the crash disk's device.
 pub type StackBuilder<'a> = dyn Fn(&DeviceRef) -> Result<DeviceRef, String> + 'a;
 
-fn setup<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CheckError + '_ {
+pub(crate) fn setup<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CheckError + '_ {
     move |e| CheckError::Setup(format!("{what}: {e}"))
 }
 
@@ -90,9 +99,10 @@ fn setup<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CheckError + '_ {
 pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckError> {
     let sector = u64::from(config.sector_size);
     let sectors = config.disk_size / sector;
-    if config.threads == 0 || sectors < config.threads as u64 * 4 {
+    let span = config.span.map_or(sectors, |bytes| (bytes / sector).min(sectors));
+    if config.threads == 0 || span < config.threads as u64 * 4 {
         return Err(CheckError::Setup(format!(
-            "{} threads need at least {} sectors; the disk has {sectors}",
+            "{} threads need at least {} sectors; the disk (or the workload's span) has {span}",
             config.threads,
             config.threads * 4
         )));
@@ -116,7 +126,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     let top = build(&bottom).map_err(setup("stack"))?;
 
     // Run the workload: each thread owns a slice of the disk.
-    let per_thread = sectors / config.threads as u64;
+    let per_thread = span / config.threads as u64;
     let ops = {
         let io = IoManager::new();
         io.register("under-test", &top).map_err(setup("register"))?;
@@ -148,106 +158,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     ops.sort_by_key(|o| o.id);
     let oracle = oracle::Oracle::new(&ops, sectors);
     let mut report = Report::new(&ops, events.len(), verifier.take_violations());
-
-    // Crash at every point p (before event p; p == events.len() is after the last).
-    let points = events.len() + 1;
-    let stride = points.div_ceil(config.max_points.max(1));
-    let sector_size = config.sector_size as usize;
-    let mut state = replay::DiskState::new(config.disk_size as usize);
-    // `work` is the durable image, with one crash plan applied at a time and undone
-    // after; `durable_found` is what every sector of the durable image decodes to.
-    let mut work = state.durable.clone();
-    let mut durable_found = vec![pattern::Found::Zero; sectors as usize];
-    let mut touched = vec![false; sectors as usize];
-    let mut rng = workload::Rng::new(config.seed ^ 0x5EED);
-    for p in 0..points {
-        if p > 0 {
-            let event = &events[p - 1];
-            if let disks::crash::DiskEvent::Write { offset, data, .. } = event {
-                let first = *offset as usize / sector_size;
-                let last = (*offset as usize + data.len()).div_ceil(sector_size);
-                touched[first..last].iter_mut().for_each(|t| *t = true);
-            }
-            let mut changed = Vec::new();
-            state.apply(event, p as u64, |o, len| changed.push((o, len)));
-            for (o, len) in changed {
-                work[o..o + len].copy_from_slice(&state.durable[o..o + len]);
-                let first = o / sector_size;
-                let last = (o + len).div_ceil(sector_size);
-                for (s, found) in durable_found.iter_mut().enumerate().take(last).skip(first) {
-                    let r = s * sector_size..(s + 1) * sector_size;
-                    *found = pattern::decode(&state.durable[r], s as u64);
-                }
-            }
-        }
-        if p % stride != 0 && p + 1 != points {
-            continue;
-        }
-        let crash_time = events.get(p).map_or(u64::MAX, replay::stamp);
-        // Sectors the volatile cache covers: the only ones that differ between the
-        // crash states of this point. Every other sector holds its durable value.
-        let mut in_cache: Vec<u64> = state
-            .cache
-            .iter()
-            .flat_map(|w| {
-                let first = w.offset / sector;
-                first..(w.offset + w.data.len() as u64).div_ceil(sector)
-            })
-            .collect();
-        in_cache.sort_unstable();
-        in_cache.dedup();
-        let plans =
-            states::plans(&state.cache, sector_size, config.exhaustive_limit, config.samples, &mut rng);
-        let everything = || (0..sectors).filter(|&s| touched[s as usize]);
-        for (i, plan) in plans.into_iter().enumerate() {
-            plan.apply(&mut work, &state.cache, config.sector_size);
-            let restart = report.states.is_multiple_of(config.restart_every.max(1));
-            let result = if restart {
-                let seen = read_through_restarted_stack(work.clone(), config, build)?;
-                oracle.check_sectors(&seen, sector_size, crash_time, everything())
-            } else if i == 0 {
-                // The first plan of a point (lose-all: the durable image) checks every
-                // sector ever written, from the decoded durable image.
-                oracle.check_values(crash_time, everything().map(|s| (s, durable_found[s as usize])))
-            } else {
-                oracle.check_sectors(&work, sector_size, crash_time, in_cache.iter().copied())
-            };
-            report.states += 1;
-            if let Err(m) = result {
-                return Err(CheckError::Violation(Box::new(Failure::new(
-                    config, &ops, p, crash_time, plan, m, &report,
-                ))));
-            }
-            for &s in &in_cache {
-                let r = s as usize * sector_size..(s as usize + 1) * sector_size;
-                work[r.clone()].copy_from_slice(&state.durable[r]);
-            }
-        }
-        report.points += 1;
-    }
+    explore::explore(config, build, &ops, &events, &oracle, &mut report)?;
     report.elapsed = started.elapsed();
     Ok(report)
-}
-
-/// Restarts the stack over `image` (a fresh in-memory crash disk holding it) and reads
-/// the whole disk back through it.
-fn read_through_restarted_stack(
-    image: Vec<u8>,
-    config: &Config,
-    build: &StackBuilder<'_>,
-) -> Result<Vec<u8>, CheckError> {
-    let size = image.len();
-    let disk = CrashDisk::with_image(image, config.sector_size).map_err(setup("restart disk"))?;
-    let bottom = DeviceBuilder::new("crash-restarted")
-        .sector_size(config.sector_size)
-        .verifier(Verifier::new(VerifierMode::Record))
-        .build(irp::block::DiskDriver::new(disk))
-        .map_err(setup("restart device"))?;
-    let top = build(&bottom).map_err(setup("restart stack"))?;
-    let io = IoManager::new();
-    io.register("restarted", &top).map_err(setup("register"))?;
-    let handle = io.open("restarted", Access::READ).map_err(setup("open"))?;
-    let back =
-        handle.read(0, size).map_err(|s| CheckError::Setup(format!("reading the restarted stack: {s}")))?;
-    Ok(back.bytes().to_vec())
 }

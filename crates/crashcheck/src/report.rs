@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use disks::crash::CrashPlan;
+use disks::crash::{CrashPlan, OverlayImage};
 use irp::Violation;
 
 use crate::Config;
+use crate::cost::Cost;
 use crate::oracle::Mismatch;
 use crate::pattern::Found;
 use crate::workload::{Op, OpKind};
@@ -28,6 +29,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// What the verifier reported while the workload ran.
     pub verifier: Vec<Violation>,
+    /// Bytes handled building and checking the crash states.
+    pub cost: Cost,
 }
 
 impl Report {
@@ -40,6 +43,7 @@ impl Report {
             states: 0,
             elapsed: Duration::ZERO,
             verifier,
+            cost: Cost::default(),
         }
     }
 
@@ -92,6 +96,9 @@ pub struct Failure {
     pub verifier: Vec<Violation>,
     /// States checked before this one.
     pub states_before: usize,
+    /// The failing crash state: what the disk held (write it out as an image file for
+    /// a reproducer with `disks::crash::Sectors::to_vec`).
+    pub image: OverlayImage,
 }
 
 /// One line per distinct violation, with how often it happened.
@@ -124,6 +131,7 @@ impl Failure {
         crash_time: u64,
         plan: CrashPlan,
         mismatch: Mismatch,
+        image: OverlayImage,
         report: &Report,
     ) -> Failure {
         let last_completed = ops
@@ -163,6 +171,7 @@ impl Failure {
             made_durable_by,
             verifier: report.verifier.clone(),
             states_before: report.states,
+            image,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! (`lose-all`), for power-cut tests of applications.
 
 mod image;
+mod overlay;
 mod plan;
 mod trigger;
 
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use irp::{Characteristics, DeviceBuilder, DeviceRef, Irp, Status};
 
 pub use image::DurableImage;
+pub use overlay::{Layer, OverlayImage, Sectors, Stacked};
 pub use plan::{CrashPlan, UnflushedWrite};
 
 use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
@@ -88,8 +90,8 @@ struct Recorder {
 pub(crate) struct State {
     recorder: Option<Recorder>,
     durable: DurableImage,
-    /// The live image: what reads see.
-    live: Vec<u8>,
+    /// The live image: what reads see (the durable image and the cached writes).
+    live: OverlayImage,
     /// Writes since the last flush, oldest first.
     cache: Vec<UnflushedWrite>,
     next_seq: u64,
@@ -130,35 +132,36 @@ impl CrashDisk {
     pub fn new(options: &CrashDiskOptions) -> Result<Arc<CrashDisk>, CrashDiskError> {
         let sector = options.sector_size.unwrap_or(4096);
         let durable = match &options.path {
-            Some(path) => DurableImage::open_file(path, options.size)?,
+            Some(path) => DurableImage::open_file(path, options.size, sector)?,
             None => {
                 let size = options.size.ok_or(CrashDiskError::BadSize { size: 0, sector })?;
-                DurableImage::memory(size)
+                DurableImage::memory(size, sector)?
             }
         };
-        CrashDisk::from_durable(durable, sector, options)
+        CrashDisk::from_durable(durable, options)
     }
 
     /// An in-memory crash disk whose durable image starts as `image` (to restart a
     /// stack over what survived a crash).
     pub fn with_image(image: Vec<u8>, sector_size: u32) -> Result<Arc<CrashDisk>, CrashDiskError> {
-        let options = CrashDiskOptions { sector_size: Some(sector_size), ..Default::default() };
-        CrashDisk::from_durable(DurableImage::Memory(image), sector_size, &options)
+        CrashDisk::from_image(OverlayImage::over(Arc::from(image), sector_size)?)
+    }
+
+    /// An in-memory crash disk whose durable image starts as `image`, sharing its
+    /// bytes: restarting a stack over a crash state (or crashing the recovery that
+    /// runs there) costs the sectors the state changed, not the disk's size.
+    pub fn from_image(image: OverlayImage) -> Result<Arc<CrashDisk>, CrashDiskError> {
+        let options =
+            CrashDiskOptions { sector_size: Some(image.sector_size() as u32), ..Default::default() };
+        CrashDisk::from_durable(DurableImage::from_image(image), &options)
     }
 
     fn from_durable(
         durable: DurableImage,
-        sector: u32,
         options: &CrashDiskOptions,
     ) -> Result<Arc<CrashDisk>, CrashDiskError> {
-        let size = durable.len();
-        if size == 0 || !sector.is_power_of_two() || !size.is_multiple_of(u64::from(sector)) {
-            return Err(CrashDiskError::BadSize { size, sector });
-        }
-        let live = durable.read_all().map_err(|source| CrashDiskError::Image {
-            path: options.path.clone().unwrap_or_default(),
-            source,
-        })?;
+        let (size, sector) = (durable.len(), durable.image().sector_size() as u32);
+        let live = durable.image().clone();
         let disk = Arc::new(CrashDisk {
             info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
             state: Mutex::new(State {
@@ -197,12 +200,17 @@ impl CrashDisk {
 
     /// A copy of the durable image (what survives losing every cached write).
     pub fn durable_image(&self) -> Vec<u8> {
-        self.state().durable.read_all().unwrap_or_default()
+        self.state().durable.read_all()
+    }
+
+    /// The durable image as an overlay (shares its bytes with the disk).
+    pub fn durable_overlay(&self) -> OverlayImage {
+        self.state().durable.image().clone()
     }
 
     /// A copy of the live image (what reads see now).
     pub fn live_image(&self) -> Vec<u8> {
-        self.state().live.clone()
+        self.state().live.to_vec()
     }
 
     /// The writes in the volatile cache, oldest first.
@@ -233,19 +241,25 @@ impl CrashDisk {
 
     /// Cuts the power: applies `plan` to the durable image (what a real device with a
     /// volatile cache may have kept), writes it to the image file, and fails every
-    /// later request. Returns the surviving image. A second crash does nothing.
+    /// later request. Returns a copy of the surviving image. A second crash does
+    /// nothing.
     pub fn crash(&self, plan: &CrashPlan) -> std::io::Result<Vec<u8>> {
+        Ok(self.crash_image(plan)?.to_vec())
+    }
+
+    /// [`CrashDisk::crash`], returning the surviving image as an overlay (no copy).
+    pub fn crash_image(&self, plan: &CrashPlan) -> std::io::Result<OverlayImage> {
         let mut s = self.state();
         if s.crashed.is_none() {
             let cache = std::mem::take(&mut s.cache);
-            let mut image = s.durable.read_all()?;
-            plan.apply(&mut image, &cache, self.info.sector_size);
-            s.durable.replace(&image)?;
-            s.live = image;
+            let kept = plan.layer(s.durable.image(), &cache);
+            s.durable.apply(&kept)?;
+            s.durable.sync()?;
+            s.live = s.durable.image().clone();
             s.crashed = Some(plan.clone());
             tracing::warn!(plan = %plan, lost_or_kept = cache.len(), "crash disk: power cut");
         }
-        s.durable.read_all()
+        Ok(s.durable.image().clone())
     }
 
     fn serve(&self, mut irp: Irp) -> Status {
@@ -258,13 +272,13 @@ impl CrashDisk {
             return irp.complete(Status::DEVICE_DOES_NOT_EXIST);
         }
         let (offset, length) = request.range();
-        let (o, n) = (offset as usize, length as usize);
+        let n = length as usize;
         match request {
             BlockRequest::Read { .. } => {
                 let Some(buf) = irp.mdl_mut().and_then(irp::Mdl::bytes_mut) else {
                     return irp.complete(Status::INVALID_PARAMETER);
                 };
-                buf[..n].copy_from_slice(&s.live[o..o + n]);
+                s.live.read(offset, &mut buf[..n]);
                 drop(s);
                 return irp.complete_with(Status::SUCCESS, length);
             }
@@ -305,8 +319,7 @@ impl CrashDisk {
 
 impl State {
     fn write(&mut self, offset: u64, data: Arc<[u8]>, fua: bool) -> std::io::Result<()> {
-        let o = offset as usize;
-        self.live[o..o + data.len()].copy_from_slice(&data);
+        self.live.write(offset, &data);
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(r) = &mut self.recorder {
@@ -317,7 +330,7 @@ impl State {
             // Durable at completion: written through to the durable image. It also
             // stays in the cache so that a flush or a crash that applies older cached
             // writes in order re-applies it after them.
-            self.durable.write_at(offset, &data)?;
+            self.durable.write(offset, &data)?;
         }
         self.cache.push(UnflushedWrite { seq, offset, data, fua });
         Ok(())
@@ -327,7 +340,7 @@ impl State {
         // In order, FUA writes included, so that an older cached write never lands on
         // top of newer FUA data.
         for w in &self.cache {
-            self.durable.write_at(w.offset, &w.data)?;
+            self.durable.write(w.offset, &w.data)?;
         }
         self.cache.clear();
         self.durable.sync()?;

@@ -1,7 +1,10 @@
 //! What a crash keeps of the volatile write cache.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
+
+use super::overlay::{Layer, OverlayImage, Sectors};
 
 /// A write in the crash disk's volatile cache (also used for discards and zeroes,
 /// whose data is zeroes).
@@ -105,15 +108,26 @@ impl CrashPlan {
         CrashPlan::Torn { keep, torn: index, sectors }
     }
 
-    /// Applies the plan: `image` holds the durable data (FUA writes included) and
-    /// becomes what survives.
-    pub fn apply(&self, image: &mut [u8], cache: &[UnflushedWrite], sector: u32) {
-        let plan = self.resolve(cache, sector);
+    /// Visits what survives of `cache` under this plan, in the order a crash applies
+    /// it over the durable image: `(write, byte range of its data)` — the whole write,
+    /// or one sector of a torn write. FUA writes always survive.
+    pub fn for_each_kept(
+        &self,
+        cache: &[UnflushedWrite],
+        sector: u32,
+        mut kept: impl FnMut(&UnflushedWrite, Range<usize>),
+    ) {
+        let resolved;
+        let plan = if let CrashPlan::Seeded { .. } = self {
+            resolved = self.resolve(cache, sector);
+            &resolved
+        } else {
+            self
+        };
         let sector = sector as usize;
         for (i, w) in cache.iter().enumerate() {
-            let o = w.offset as usize;
-            let kept = w.fua
-                || match &plan {
+            let whole = w.fua
+                || match plan {
                     CrashPlan::LoseAll => false,
                     CrashPlan::KeepAll => true,
                     CrashPlan::Subset { keep } | CrashPlan::Torn { keep, .. } => {
@@ -121,18 +135,37 @@ impl CrashPlan {
                     }
                     CrashPlan::Seeded { .. } => unreachable!("resolved above"),
                 };
-            match &plan {
+            match plan {
                 CrashPlan::Torn { torn, sectors, .. } if *torn == i && !w.fua => {
-                    for (j, chunk) in w.data.chunks(sector).enumerate() {
+                    for j in 0..w.data.len().div_ceil(sector) {
                         if sectors.get(j).copied().unwrap_or(false) {
-                            let at = o + j * sector;
-                            image[at..at + chunk.len()].copy_from_slice(chunk);
+                            kept(w, j * sector..((j + 1) * sector).min(w.data.len()));
                         }
                     }
                 }
-                _ if kept => image[o..o + w.data.len()].copy_from_slice(&w.data),
+                _ if whole => kept(w, 0..w.data.len()),
                 _ => {}
             }
         }
+    }
+
+    /// Applies the plan: `image` holds the durable data (FUA writes included) and
+    /// becomes what survives.
+    pub fn apply(&self, image: &mut [u8], cache: &[UnflushedWrite], sector: u32) {
+        self.for_each_kept(cache, sector, |w, r| {
+            let at = w.offset as usize + r.start;
+            image[at..at + r.len()].copy_from_slice(&w.data[r]);
+        });
+    }
+
+    /// What the plan changes over the durable image `durable`, as a layer: the crash
+    /// state is `durable.stacked(&layer)`. Copies no byte of a sector-aligned write.
+    pub fn layer(&self, durable: &OverlayImage, cache: &[UnflushedWrite]) -> Layer {
+        let sector = durable.sector_size();
+        let mut layer = Layer::new(sector);
+        self.for_each_kept(cache, sector as u32, |w, r| {
+            layer.write(durable, w.offset + r.start as u64, &w.data, r);
+        });
+        layer
     }
 }

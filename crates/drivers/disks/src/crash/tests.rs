@@ -146,3 +146,87 @@ fn bad_options_are_clear_errors() {
             .unwrap_err();
     assert!(err.to_string().contains("1000"), "{err}");
 }
+
+/// Every cached-write shape a plan can meet: overlapping, FUA, unaligned, multi-sector.
+fn mixed_cache(disk: &Arc<CrashDisk>) -> Vec<UnflushedWrite> {
+    let (_io, h) = open(disk);
+    h.write(0, &[1; 2048]).unwrap();
+    h.flush_buffers().unwrap();
+    h.write(512, &[2; 1536]).unwrap();
+    h.write_fua(1024, &[3; 512]).unwrap();
+    h.write(1000, &[4; 100]).unwrap();
+    h.write(3072, &[5; 1024]).unwrap();
+    disk.unflushed()
+}
+
+#[test]
+fn a_plan_layer_over_the_durable_overlay_is_what_apply_makes_of_a_flat_image() {
+    let disk = memory_disk(8192);
+    let cache = mixed_cache(&disk);
+    let durable = disk.durable_overlay();
+    let n = cache.len();
+    let mut plans = vec![CrashPlan::LoseAll, CrashPlan::KeepAll, CrashPlan::Seeded { seed: 5, torn: true }];
+    plans.extend(
+        (0..1u64 << n).map(|m| CrashPlan::Subset { keep: (0..n).map(|i| m >> i & 1 == 1).collect() }),
+    );
+    for torn in 0..n {
+        for m in 0..4u64 {
+            let sectors = (0..4).map(|j| m >> (j % 2) & 1 == 1).collect();
+            plans.push(CrashPlan::Torn { keep: vec![true; n], torn, sectors });
+        }
+    }
+    for plan in &plans {
+        let mut flat = disk.durable_image();
+        plan.apply(&mut flat, &cache, 512);
+        let layer = plan.layer(&durable, &cache);
+        assert_eq!(durable.stacked(&layer).to_vec(), flat, "{plan}");
+        assert!(layer.sectors().all(|s| s < 8), "{plan}: only sectors the cache covers");
+    }
+    assert_eq!(disk.durable_image(), durable.to_vec(), "building layers left the durable image alone");
+}
+
+#[test]
+fn crash_image_shares_what_survived_and_a_disk_restarts_over_it() {
+    let disk = memory_disk(64 << 20);
+    let (_io, h) = open(&disk);
+    h.write(0, &[1; 4096]).unwrap();
+    h.flush_buffers().unwrap();
+    h.write(4096, &[2; 512]).unwrap();
+    h.write(1 << 20, &[3; 512]).unwrap();
+    let image = disk.crash_image(&CrashPlan::Subset { keep: vec![false, true] }).unwrap();
+    assert_eq!(image.changes().sectors().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6, 7, 2048]);
+    assert_eq!(image.copied(), 0, "aligned writes were shared, never copied");
+    let again = CrashDisk::from_image(image).unwrap();
+    let (_io2, h2) = open(&again);
+    assert_eq!(h2.read(0, 512).unwrap().bytes(), &[1; 512]);
+    assert_eq!(h2.read(4096, 512).unwrap().bytes(), &[0; 512], "lost");
+    assert_eq!(h2.read(1 << 20, 512).unwrap().bytes(), &[3; 512], "kept");
+    // The restarted disk is a disk of its own: writing it leaves the crash image alone.
+    h2.write(0, &[9; 512]).unwrap();
+    h2.flush_buffers().unwrap();
+    assert_eq!(disk.durable_overlay().sector(0), &[1; 512][..]);
+}
+
+#[test]
+fn a_crash_of_a_file_image_writes_what_survived_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    let options = CrashDiskOptions {
+        size: Some(8192),
+        sector_size: Some(512),
+        path: Some(path.clone()),
+        ..Default::default()
+    };
+    let disk = CrashDisk::new(&options).unwrap();
+    let (_io, h) = open(&disk);
+    h.write(0, &[1; 1024]).unwrap();
+    h.flush_buffers().unwrap();
+    h.write(0, &[2; 512]).unwrap();
+    h.write(2048, &[3; 1024]).unwrap();
+    let image = disk
+        .crash(&CrashPlan::Torn { keep: vec![false, false], torn: 1, sectors: vec![false, true] })
+        .unwrap();
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(on_disk, image);
+    assert_eq!((on_disk[0], on_disk[512], on_disk[2048], on_disk[2560]), (1, 1, 0, 3));
+}

@@ -70,7 +70,7 @@ impl Trigger {
                     control.as_ref().and_then(read_order)
                 };
                 if let Some(plan) = plan {
-                    if let Err(e) = disk.crash(&plan) {
+                    if let Err(e) = disk.crash_image(&plan) {
                         tracing::error!("crash disk: applying an ordered crash failed: {e}");
                     }
                     return;
