@@ -133,16 +133,23 @@ impl Inner {
             return self.write_fua(irp, &whole);
         }
         self.throttle();
+        // A caller that waits for this write sends nothing else meanwhile: its thread
+        // writes behind (and its crash tests stay deterministic). Any other sender goes on,
+        // and the lazy writer writes behind for it.
+        let caller_waits = irp.caller_waits();
         let status = irp.complete_with(Status::SUCCESS, length as u64);
-        if was_clean && length as u64 <= self.options.eager && !self.lazy.write_behind_soon() {
-            // No lazy writer (it could not be started): this thread writes behind itself.
+        if was_clean
+            && length as u64 <= self.options.eager
+            && (caller_waits || !self.lazy.write_behind_soon())
+        {
             self.write_behind_eagerly();
         }
         status
     }
 
     /// Writes the dirty blocks behind now, after a small write found the cache clean
-    /// (`eager`), in the lazy writer's thread (`lazy::Control::write_behind_soon`): the
+    /// (`eager`): in the thread of a caller that waits for its write anyway, else in the
+    /// lazy writer's (`lazy::Control::write_behind_soon`). The
     /// write has completed and its sender goes on, and the time until its next request —
     /// typically the flush that follows a small synchronous write — is spent writing, so
     /// that flush finds little left to write. The writer itself never waits for it: a

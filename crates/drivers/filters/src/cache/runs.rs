@@ -118,7 +118,8 @@ pub(super) fn write_all(lower: &DeviceRef, writes: &mut [RunWrite], buffers: &Ru
     let mut sent = 0;
     for (i, w) in writes.iter_mut().enumerate() {
         let Some(mdl) = w.mdl.take() else { continue };
-        let _ = lower.submit_to(write_irp(lower, w.offset, mdl, w.length).with_user_data(i as u64), tx.clone());
+        let _ =
+            lower.submit_to(write_irp(lower, w.offset, mdl, w.length).with_user_data(i as u64), tx.clone());
         sent += 1;
     }
     drop(tx);
