@@ -73,6 +73,14 @@ fn read_only_dispositions_and_refusals() {
     assert_eq!(open("lost+found", Access::READ, D::Open, CreateOptions::DIRECTORY_FILE), Status::SUCCESS);
     assert_eq!(open("", Access::READ_WRITE, D::Open, none), Status::MEDIA_WRITE_PROTECTED);
     assert_eq!(open(&"n".repeat(256), Access::READ, D::Open, none), Status::NAME_TOO_LONG);
+    // By file id: the inode number instead of a path.
+    let by_id = CreateOptions::OPEN_BY_FILE_ID;
+    assert_eq!(open("11", Access::READ, D::Open, by_id), Status::SUCCESS);
+    assert_eq!(open("12", Access::READ, D::Open, by_id), Status::OBJECT_NAME_NOT_FOUND, "not in use");
+    assert_eq!(open("0", Access::READ, D::Open, by_id), Status::INVALID_PARAMETER);
+    assert_eq!(open("99999999", Access::READ, D::Open, by_id), Status::INVALID_PARAMETER);
+    let lpf = io.create("vol", &CreateRequest::open("11", Access::READ).options(by_id)).unwrap();
+    assert_eq!(lpf.query_stat().unwrap().ino, 11);
     // lost+found is 0700 root: another user may not search it.
     let user = Credentials::user(1000, 1000);
     let as_user = CreateRequest::open("lost+found", Access::READ).credentials(user.clone());

@@ -90,6 +90,11 @@ impl CreateOptions {
     /// `FILE_DELETE_ON_CLOSE`: delete the name when the last handle is closed.
     #[doc(alias = "FILE_DELETE_ON_CLOSE")]
     pub const DELETE_ON_CLOSE: CreateOptions = CreateOptions(0x0000_1000);
+    /// `FILE_OPEN_BY_FILE_ID`: the path is a file id (the inode number, in decimal), not a
+    /// name: the file is opened without walking a path (FUSE's `ino`-addressed requests,
+    /// debugfs's `<ino>`).
+    #[doc(alias = "FILE_OPEN_BY_FILE_ID")]
+    pub const OPEN_BY_FILE_ID: CreateOptions = CreateOptions(0x0000_2000);
     /// `FILE_OPEN_REPARSE_POINT`: open a final symbolic link itself, not what it points to
     /// (POSIX `O_NOFOLLOW` / `O_PATH`, `lstat`).
     #[doc(alias = "FILE_OPEN_REPARSE_POINT")]

@@ -23,6 +23,8 @@ pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 pub trait Backend: Send + Sync {
     /// The block size.
     fn block_size(&self) -> u32;
+    /// Inodes in the volume (valid numbers are `1..=inodes_count`).
+    fn inodes_count(&self) -> u32;
     /// Inode `ino`, checksum verified.
     fn read_inode(&self, ino: u32) -> Result<Inode, Failure>;
     /// The inode `name` names in directory `dir`.
@@ -134,6 +136,10 @@ impl<D: BlockDevice> ReadOnlyVolume<D> {
 impl<D: BlockDevice> Backend for ReadOnlyVolume<D> {
     fn block_size(&self) -> u32 {
         self.vol.block_size()
+    }
+
+    fn inodes_count(&self) -> u32 {
+        self.vol.superblock().inodes_count
     }
 
     fn read_inode(&self, ino: u32) -> Result<Inode, Failure> {

@@ -64,7 +64,12 @@ fn open(vcb: &Vcb, path: &str, who: &Credentials, ask: &Ask) -> Result<(Ccb, Cre
         return open_volume(vcb, ask);
     }
     let follow = !ask.options.contains(CreateOptions::OPEN_REPARSE_POINT);
-    match resolve(vcb.backend(), who, path, follow)? {
+    let resolved = if ask.options.contains(CreateOptions::OPEN_BY_FILE_ID) {
+        by_file_id(vcb, path)?
+    } else {
+        resolve(vcb.backend(), who, path, follow)?
+    };
+    match resolved {
         Resolved::Missing { dir, name } => {
             if !ask.disposition.creates_missing() {
                 return Err(Failure::new(
@@ -122,6 +127,21 @@ fn open(vcb: &Vcb, path: &str, who: &Credentials, ask: &Ask) -> Result<(Ccb, Cre
             Ok((Ccb::new(Target::File(fcb), ask.access, ask.options), CreateAction::Opened))
         }
     }
+}
+
+/// `FILE_OPEN_BY_FILE_ID`: the path is an inode number, which must be in use.
+fn by_file_id(vcb: &Vcb, path: &str) -> Result<Resolved, Failure> {
+    let ino: u32 = path
+        .trim_start_matches('#')
+        .parse()
+        .ok()
+        .filter(|&i| i >= 1 && i <= vcb.backend().inodes_count())
+        .ok_or_else(|| Failure::new(Status::INVALID_PARAMETER, format!("{path:?} is not a file id")))?;
+    let inode = vcb.backend().read_inode(ino)?;
+    if inode.links_count == 0 || inode.mode == 0 {
+        return Err(Failure::new(Status::OBJECT_NAME_NOT_FOUND, format!("inode {ino} is not in use")));
+    }
+    Ok(Resolved::Found { ino, inode })
 }
 
 /// An empty path opens the volume: raw reads go to the device below (NT's DASD opens).

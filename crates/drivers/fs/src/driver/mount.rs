@@ -24,7 +24,7 @@ const STATE_ERROR_FS: u16 = 0x2;
 pub enum MountError {
     /// The device below failed.
     #[error("reading the volume: {0}")]
-    Device(#[from] DeviceIoError),
+    Device(DeviceIoError),
     /// The volume uses an INCOMPAT feature this file system cannot read.
     #[error("refusing to mount: {0}")]
     Unsupported(UnsupportedFeature),
@@ -42,6 +42,12 @@ pub enum MountError {
     /// The device could not be attached to the stack.
     #[error(transparent)]
     Attach(#[from] DeviceError),
+}
+
+impl From<DeviceIoError> for MountError {
+    fn from(e: DeviceIoError) -> MountError {
+        MountError::Device(e)
+    }
 }
 
 impl From<VolumeError> for MountError {

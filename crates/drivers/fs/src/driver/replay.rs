@@ -17,7 +17,7 @@ pub enum ReplayError {
     Volume(#[from] VolumeError),
     /// The journal is corrupt or uses what jbd2 here does not support.
     #[error("journal: {0}")]
-    Journal(#[from] Jbd2Error),
+    Journal(Jbd2Error),
     /// The journal lives on another device (`s_journal_dev`).
     #[error("the journal is on an external device (s_journal_dev {0:#x}), which is not supported")]
     ExternalJournal(u32),
@@ -29,6 +29,12 @@ pub enum ReplayError {
         /// What is wrong.
         why: String,
     },
+}
+
+impl From<Jbd2Error> for ReplayError {
+    fn from(e: Jbd2Error) -> ReplayError {
+        ReplayError::Journal(e)
+    }
 }
 
 /// The journal's blocks: the journal inode's mapping, or `None` without a journal.

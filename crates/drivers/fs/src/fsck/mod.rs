@@ -52,7 +52,13 @@ pub enum FsckError {
     /// The superblock or the descriptor table cannot be read as ext4 (or uses an INCOMPAT
     /// feature this implementation cannot read).
     #[error("cannot check this volume: {0}")]
-    Unreadable(#[from] VolumeError),
+    Unreadable(VolumeError),
+}
+
+impl From<VolumeError> for FsckError {
+    fn from(e: VolumeError) -> FsckError {
+        FsckError::Unreadable(e)
+    }
 }
 
 /// What the check found.
