@@ -10,7 +10,7 @@
 //!
 //! Every type has one path: the core's types at the crate root, and five sub-vocabularies
 //! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
-//! requests a driver sends below), [`file`] (what a file system is asked and answers: create
+//! requests a driver sends below), [`file`](mod@file) (what a file system is asked and answers: create
 //! dispositions, information classes, directory queries, irpstack's file-system controls),
 //! [`cpu_cache`] (processor-cache maintenance), [`dma`] (the simulated non-coherent DMA
 //! device) and [`units`] (the text of sizes and durations).

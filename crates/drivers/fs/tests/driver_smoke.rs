@@ -6,7 +6,7 @@ use fs::driver::{FsDriver, MountOptions};
 use fs::lower_device::LowerDevice;
 use fs::mkfs::{MkfsOptions, mkfs};
 use irp::file::{CreateDisposition, CreateOptions, CreateRequest, Credentials, FileKind};
-use irp::{Access, Characteristics, IoManager, Status};
+use irp::{Access, Characteristics, FlushFlags, IoManager, Irp, MajorFunction, Status};
 
 fn mounted() -> (IoManager, irp::DeviceRef) {
     let disk = MemoryDisk::create("mem", 64 << 20, 512).unwrap();
@@ -109,4 +109,32 @@ fn read_only_dispositions_and_refusals() {
     let v = io.open("vol", Access::READ).unwrap();
     assert_eq!(&v.read(1024, 512).unwrap().bytes()[56..58], &[0x53, 0xEF]);
     assert_eq!(v.query_size().unwrap(), 64 << 20);
+}
+
+#[test]
+fn flushes_and_shutdowns_follow_the_flush_contract() {
+    let (io, top) = mounted();
+    // A flush of its own by a driver above (no file object) flushes the volume: nothing to
+    // write on a read-only mount, then it goes to the device (the verifier checks it got
+    // there).
+    let flush = Irp::for_device(&top, MajorFunction::FlushBuffers);
+    assert_eq!(top.call_and_wait(flush).status(), Status::SUCCESS);
+    // FileDataOnly and NoSync ask for no device sync: completed here, as fastfat does.
+    for flags in [FlushFlags::FileDataOnly, FlushFlags::NoSync] {
+        let flush = Irp::for_device(&top, MajorFunction::FlushBuffers).with_flush_flags(flags);
+        assert_eq!(top.call_and_wait(flush).status(), Status::SUCCESS, "{flags:?}");
+    }
+    // A flush for a file object opened without write access is refused, as NT refuses it.
+    let h = io.open_path("vol", "lost+found", Access::READ).unwrap();
+    let flush = h.new_irp(MajorFunction::FlushBuffers);
+    assert_eq!(h.call(flush).status(), Status::ACCESS_DENIED);
+    // A write to the volume or a file is refused with the read-only status.
+    let w = irp::block::lower::write_irp(&top, 0, irp::Mdl::from_slice(&[0u8; 512]).unwrap());
+    assert_eq!(top.call_and_wait(w).status(), Status::MEDIA_WRITE_PROTECTED);
+    drop(h);
+    // Shutdown goes down the stack; later opens find the volume dismounted.
+    assert_eq!(top.call_and_wait(Irp::for_device(&top, MajorFunction::Shutdown)).status(), Status::SUCCESS);
+    let e = io.open_path("vol", "/", Access::READ).unwrap_err();
+    assert_eq!(e.status(), Some(Status::VOLUME_DISMOUNTED));
+    assert_eq!(top.verifier().violations(), vec![]);
 }

@@ -3,7 +3,7 @@
 //! Every result a file system writes there starts with a two-byte header: the encoding
 //! version ([`ENCODING_VERSION`]) and a kind byte naming what follows (a [`Kind`]). Fields
 //! follow in declaration order, little-endian and fixed-size; byte strings (names, link
-//! targets, xattr values) are a `u32` length then the bytes; a [`FileTime`](super::FileTime)
+//! targets, xattr values) are a `u32` length then the bytes; a [`FileTime`]
 //! is an `i64` of seconds then a `u32` of nanoseconds; a `bool` is one byte, 0 or 1. A decoder
 //! refuses another version, another kind, a truncated buffer or bytes left over, so a caller
 //! never reads a result as something it is not.

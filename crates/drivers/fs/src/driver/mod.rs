@@ -6,17 +6,17 @@
 //!
 //! | file | handles |
 //! |---|---|
-//! | [`create`](mod@create) | `IRP_MJ_CREATE`: path resolution, dispositions, options, access checks |
-//! | [`cleanup`](mod@cleanup) | `IRP_MJ_CLEANUP`: the last handle of an open went away |
-//! | [`close`](mod@close) | `IRP_MJ_CLOSE`: the file object went away; the FCB with its last one |
-//! | [`read`](mod@read) | `IRP_MJ_READ`: file data into the MDL (holes, EOF); raw reads of a volume open |
-//! | [`write`](mod@write) | `IRP_MJ_WRITE`, discard, write zeroes: refused on a read-only mount |
-//! | [`information`](mod@information) | `IRP_MJ_QUERY_INFORMATION`, `IRP_MJ_SET_INFORMATION` |
-//! | [`directory`](mod@directory) | `IRP_MJ_DIRECTORY_CONTROL`: enumerate, pattern, restart, resume |
-//! | [`fsctl`](mod@fsctl) | `IRP_MJ_FILE_SYSTEM_CONTROL`: readlink, xattrs, seek data/hole, ... |
-//! | [`volume_information`](mod@volume_information) | `IRP_MJ_QUERY_VOLUME_INFORMATION`: statfs |
-//! | [`flush`](mod@flush) | `IRP_MJ_FLUSH_BUFFERS`: the flush contract |
-//! | [`shutdown`](mod@shutdown) | `IRP_MJ_SHUTDOWN` |
+//! | `create.rs` | `IRP_MJ_CREATE`: path resolution, dispositions, options, access checks |
+//! | `cleanup.rs` | `IRP_MJ_CLEANUP`: the last handle of an open went away |
+//! | `close.rs` | `IRP_MJ_CLOSE`: the file object went away; the FCB with its last one |
+//! | `read.rs` | `IRP_MJ_READ`: file data into the MDL (holes, EOF); raw reads of a volume open |
+//! | `write.rs` | `IRP_MJ_WRITE`, discard, write zeroes: refused on a read-only mount |
+//! | `information.rs` | `IRP_MJ_QUERY_INFORMATION`, `IRP_MJ_SET_INFORMATION` |
+//! | `directory.rs` | `IRP_MJ_DIRECTORY_CONTROL`: enumerate, pattern, restart, resume |
+//! | `fsctl.rs` | `IRP_MJ_FILE_SYSTEM_CONTROL`: readlink, xattrs, seek data/hole, ... |
+//! | `volume_information.rs` | `IRP_MJ_QUERY_VOLUME_INFORMATION`: statfs |
+//! | `flush.rs` | `IRP_MJ_FLUSH_BUFFERS`: the flush contract |
+//! | `shutdown.rs` | `IRP_MJ_SHUTDOWN` |
 //!
 //! Support: [`vcb`] (the mounted volume), [`fcb`] (one per open inode), [`ccb`] (one per
 //! open, in the file object's context), [`path`] (resolution), [`access`] (mode bits),

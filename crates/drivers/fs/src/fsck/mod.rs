@@ -6,14 +6,14 @@
 //! 0. the journal is replayed into memory ([`driver::replay`](crate::driver::replay)), never
 //!    onto the device; the superblock and every group descriptor are checked (checksums,
 //!    counts in range);
-//! 1. every inode table, inode by inode ([`inodes`]): checksums, fields, the blocks each
+//! 1. every inode table, inode by inode (`inodes.rs`): checksums, fields, the blocks each
 //!    inode claims (extent trees and block maps inside the volume, index blocks' checksums),
 //!    `i_blocks`, xattr blocks and their reference counts; no block claimed twice, by two
 //!    inodes or by an inode and the metadata ([`space`]);
-//! 2. every directory ([`directories`]): block checksums, htree, `.` and `..`, entries naming
+//! 2. every directory (`directories.rs`): block checksums, htree, `.` and `..`, entries naming
 //!    inodes in use with their type, no name twice;
 //! 3. every directory reachable from the root through one parent;
-//! 4. link counts equal to the entries naming each inode ([`summary`]);
+//! 4. link counts equal to the entries naming each inode (`summary.rs`);
 //! 5. block and inode bitmaps (checksums and every bit) equal to what is in use, and each
 //!    group's free and directory counts; the superblock's totals are a warning.
 //!
