@@ -10,10 +10,6 @@
 //! - [`jbd2`]: the journal (jbd2 format): replay, transactions, checkpoints.
 //! - [`mkfs`]: formats a device as ext4 (Debian defaults but resize_inode).
 //! - [`volume`]: the read path over a [`BlockDevice`]: inodes, files, directories, paths.
-//! - [`lower_device`]: a [`BlockDevice`] over the irp device below the file system.
-//! - [`driver`]: the IRP driver ([`driver::FsDriver`]) serving the volume's files through
-//!   `IRP_MJ_CREATE`, `READ`, `QUERY_INFORMATION`, `DIRECTORY_CONTROL`...
-//! - [`fsck`]: a read-only structural check with e2fsck's exit codes.
 
 #![warn(missing_docs)]
 
