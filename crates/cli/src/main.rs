@@ -3,9 +3,13 @@
 mod alloc_counter;
 mod bench;
 mod crash_test;
+mod fs_tool;
+mod fsck;
 mod malloc;
+mod mkfs;
 mod serve;
 mod stats;
+mod volume_stack;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -45,6 +49,12 @@ enum Command {
     CrashTest(crash_test::CrashTestArgs),
     /// List every driver a stack spec can name, with its parameters and defaults.
     Drivers,
+    /// Use the ext4 file system on a stack without a kernel mount: ls, stat, cat, get.
+    Fs(fs_tool::FsArgs),
+    /// Check the ext4 volume on a stack, read-only (exit status as e2fsck: 0, 4, 8).
+    Fsck(fsck::FsckArgs),
+    /// Format the device of a stack as ext4.
+    Mkfs(mkfs::MkfsArgs),
     /// Serve device stacks over NBD (qemu-io, nbdinfo, nbdcopy, fio, a VM can connect).
     Serve(serve::ServeArgs),
     /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
@@ -59,11 +69,14 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = match cli.command {
+        Command::Fsck(args) => return fsck_exit(fsck::run(&args, &mut out), &mut out),
         Command::Bench(command) => bench::run(command, &mut out),
         Command::CrashTest(args) => crash_test::run(&args, &mut out),
         Command::Drivers => {
             write!(out, "{}", stack::DriverRegistry::builtin().help()).map_err(anyhow::Error::from)
         }
+        Command::Fs(args) => fs_tool::run(&args, &mut out),
+        Command::Mkfs(args) => mkfs::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
     }
@@ -76,6 +89,19 @@ fn main() -> ExitCode {
             let text = format!("{error:#}");
             eprintln!("irpstack: error: {}", text.strip_prefix("error: ").unwrap_or(&text));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `fsck`'s exit status: its verdict (0 clean, 4 errors), or 8 when it could not check.
+fn fsck_exit(result: anyhow::Result<u8>, out: &mut dyn Write) -> ExitCode {
+    let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            let text = format!("{error:#}");
+            eprintln!("irpstack: error: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            ExitCode::from(fs::fsck::EXIT_OPERATIONAL as u8)
         }
     }
 }

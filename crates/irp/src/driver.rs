@@ -62,8 +62,16 @@ pub trait Driver: std::any::Any + Send + Sync {
     fn set_information(&self, device: &DeviceRef, irp: Irp) -> Status {
         self.dispatch(device, irp)
     }
+    /// `IRP_MJ_QUERY_VOLUME_INFORMATION`.
+    fn query_volume_information(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.dispatch(device, irp)
+    }
     /// `IRP_MJ_DIRECTORY_CONTROL`.
     fn directory_control(&self, device: &DeviceRef, irp: Irp) -> Status {
+        self.dispatch(device, irp)
+    }
+    /// `IRP_MJ_FILE_SYSTEM_CONTROL`: irpstack's [`FsControl`](crate::file::FsControl)s.
+    fn file_system_control(&self, device: &DeviceRef, irp: Irp) -> Status {
         self.dispatch(device, irp)
     }
     /// `IRP_MJ_DEVICE_CONTROL`.

@@ -1,6 +1,8 @@
 //! File objects and access rights (`FILE_OBJECT`, `ACCESS_MASK`).
 
 use std::any::Any;
+
+use crate::file::Credentials;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,6 +25,24 @@ impl Access {
     pub const APPEND: Access = Access(0x4);
     /// Read and write.
     pub const READ_WRITE: Access = Access(0x3);
+    /// `FILE_READ_EA`: read extended attributes.
+    #[doc(alias = "FILE_READ_EA")]
+    pub const READ_EA: Access = Access(0x8);
+    /// `FILE_WRITE_EA`: change extended attributes.
+    #[doc(alias = "FILE_WRITE_EA")]
+    pub const WRITE_EA: Access = Access(0x10);
+    /// `FILE_EXECUTE` (`FILE_TRAVERSE` for a directory): the POSIX `x` bit.
+    #[doc(alias = "FILE_EXECUTE")]
+    #[doc(alias = "FILE_TRAVERSE")]
+    pub const EXECUTE: Access = Access(0x20);
+    /// `FILE_READ_ATTRIBUTES`.
+    #[doc(alias = "FILE_READ_ATTRIBUTES")]
+    pub const READ_ATTRIBUTES: Access = Access(0x80);
+    /// `FILE_WRITE_ATTRIBUTES`: change times and attributes.
+    #[doc(alias = "FILE_WRITE_ATTRIBUTES")]
+    pub const WRITE_ATTRIBUTES: Access = Access(0x100);
+    /// `DELETE`: delete or rename the file.
+    pub const DELETE: Access = Access(0x1_0000);
 
     /// Whether all rights in `other` are granted.
     pub const fn contains(self, other: Access) -> bool {
@@ -35,9 +55,26 @@ impl Access {
         self.0 & (Access::WRITE.0 | Access::APPEND.0) != 0
     }
 
+    /// Whether any right would change the file (write, append, write attributes or
+    /// extended attributes, delete): what a read-only volume refuses at open.
+    pub const fn modifies(self) -> bool {
+        self.0
+            & (Access::WRITE.0
+                | Access::APPEND.0
+                | Access::WRITE_EA.0
+                | Access::WRITE_ATTRIBUTES.0
+                | Access::DELETE.0)
+            != 0
+    }
+
     /// The raw mask.
     pub const fn bits(self) -> u32 {
         self.0
+    }
+
+    /// A mask from raw bits.
+    pub const fn from_bits(bits: u32) -> Access {
+        Access(bits)
     }
 }
 
@@ -57,6 +94,7 @@ pub struct FileObject {
     id: u64,
     path: String,
     access: Access,
+    credentials: Credentials,
     /// The file system's per-open context (`FsContext`), set once at create.
     context: OnceLock<Box<dyn Any + Send + Sync>>,
 }
@@ -67,19 +105,33 @@ impl std::fmt::Debug for FileObject {
             .field("id", &self.id)
             .field("path", &self.path)
             .field("access", &self.access)
+            .field("uid", &self.credentials.uid)
             .finish_non_exhaustive()
     }
 }
 
 impl FileObject {
-    /// A file object for `path` (empty for the device or volume itself).
+    /// A file object for `path` (empty for the device or volume itself), opened by the
+    /// calling process ([`Credentials::current`]).
     pub fn new(path: impl Into<String>, access: Access) -> FileObject {
+        FileObject::with_credentials(path, access, Credentials::current())
+    }
+
+    /// A file object for `path` opened on behalf of `credentials` (a front end serving
+    /// another user: FUSE passes the caller's uid and gid).
+    pub fn with_credentials(path: impl Into<String>, access: Access, credentials: Credentials) -> FileObject {
         FileObject {
             id: NEXT_FILE_ID.fetch_add(1, Ordering::Relaxed),
             path: path.into(),
             access,
+            credentials,
             context: OnceLock::new(),
         }
+    }
+
+    /// Who opened it: the user and groups a file system checks mode bits against.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// A process-unique id.

@@ -21,8 +21,13 @@ pub enum MajorFunction {
     SetInformation = 0x06,
     /// `IRP_MJ_FLUSH_BUFFERS` (0x09): make everything written before it durable.
     FlushBuffers = 0x09,
+    /// `IRP_MJ_QUERY_VOLUME_INFORMATION` (0x0a): what a mounted volume reports (statfs).
+    QueryVolumeInformation = 0x0a,
     /// `IRP_MJ_DIRECTORY_CONTROL` (0x0c).
     DirectoryControl = 0x0c,
+    /// `IRP_MJ_FILE_SYSTEM_CONTROL` (0x0d): irpstack's file-system controls
+    /// ([`FsControl`](crate::file::FsControl): symlinks, xattrs, fallocate, seek data/hole).
+    FileSystemControl = 0x0d,
     /// `IRP_MJ_DEVICE_CONTROL` (0x0e).
     DeviceControl = 0x0e,
     /// `IRP_MJ_INTERNAL_DEVICE_CONTROL` (0x0f).
@@ -39,7 +44,7 @@ pub enum MajorFunction {
 
 impl MajorFunction {
     /// Every major function, in code order.
-    pub const ALL: [MajorFunction; 14] = [
+    pub const ALL: [MajorFunction; 16] = [
         MajorFunction::Create,
         MajorFunction::Close,
         MajorFunction::Read,
@@ -47,7 +52,9 @@ impl MajorFunction {
         MajorFunction::QueryInformation,
         MajorFunction::SetInformation,
         MajorFunction::FlushBuffers,
+        MajorFunction::QueryVolumeInformation,
         MajorFunction::DirectoryControl,
+        MajorFunction::FileSystemControl,
         MajorFunction::DeviceControl,
         MajorFunction::InternalDeviceControl,
         MajorFunction::Shutdown,
@@ -84,7 +91,9 @@ impl MajorFunction {
             MajorFunction::QueryInformation => "IRP_MJ_QUERY_INFORMATION",
             MajorFunction::SetInformation => "IRP_MJ_SET_INFORMATION",
             MajorFunction::FlushBuffers => "IRP_MJ_FLUSH_BUFFERS",
+            MajorFunction::QueryVolumeInformation => "IRP_MJ_QUERY_VOLUME_INFORMATION",
             MajorFunction::DirectoryControl => "IRP_MJ_DIRECTORY_CONTROL",
+            MajorFunction::FileSystemControl => "IRP_MJ_FILE_SYSTEM_CONTROL",
             MajorFunction::DeviceControl => "IRP_MJ_DEVICE_CONTROL",
             MajorFunction::InternalDeviceControl => "IRP_MJ_INTERNAL_DEVICE_CONTROL",
             MajorFunction::Shutdown => "IRP_MJ_SHUTDOWN",
@@ -202,22 +211,55 @@ impl std::ops::BitOr for RequestFlags {
     }
 }
 
-/// Information classes for QueryInformation / SetInformation on a device or file.
+/// Information classes for QueryInformation / SetInformation on a device or file
+/// (`FILE_INFORMATION_CLASS`). A query's answer is a
+/// [`FileInformation`](crate::file::FileInformation) in the system buffer; a set carries a
+/// [`SetFileInformation`](crate::file::SetFileInformation) in [`Parameters::SetFile`].
+#[doc(alias = "FILE_INFORMATION_CLASS")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum InformationClass {
-    /// `FileStandardInformation`: size (the answer's `information` is the size in bytes).
+    /// `FileStandardInformation`: sizes, links, delete pending, directory. A disk answers
+    /// its size in `information` only; a file system also fills the system buffer.
     Standard,
-    /// `FileEndOfFileInformation` (SetInformation): truncate or extend to `value`.
+    /// `FileEndOfFileInformation` (SetInformation): truncate or extend.
     EndOfFile,
     /// `FileBasicInformation`: timestamps and attributes.
     Basic,
-    /// `FileRenameInformation`.
+    /// `FileRenameInformation` (SetInformation).
     Rename,
-    /// `FileDispositionInformation`: delete on close.
+    /// `FileDispositionInformation` (SetInformation): delete on close.
     Disposition,
+    /// `FileAllocationInformation` (SetInformation): allocate without changing the size.
+    Allocation,
+    /// `FileLinkInformation` (SetInformation): another name.
+    Link,
+    /// irpstack's stat class ([`FileStatInformation`](crate::file::FileStatInformation)),
+    /// NT's `FileStatLxInformation`.
+    Stat,
+    /// irpstack's POSIX class (SetInformation): mode and owner (`chmod`, `chown`).
+    Posix,
     /// A driver-defined class.
     Other(u32),
+}
+
+impl InformationClass {
+    /// The `FILE_INFORMATION_CLASS` value (NT's numbers; irpstack's own classes from
+    /// `0x8000_0000`).
+    pub fn code(self) -> u32 {
+        match self {
+            InformationClass::Basic => 4,
+            InformationClass::Standard => 5,
+            InformationClass::Rename => 10,
+            InformationClass::Link => 11,
+            InformationClass::Disposition => 13,
+            InformationClass::Allocation => 19,
+            InformationClass::EndOfFile => 20,
+            InformationClass::Stat => 70,
+            InformationClass::Posix => 0x8000_0001,
+            InformationClass::Other(code) => code,
+        }
+    }
 }
 
 /// The parameters of the current stack location (`IO_STACK_LOCATION.Parameters`).
@@ -227,10 +269,18 @@ pub enum Parameters {
     /// No parameters (Flush, Shutdown, Close, Cleanup, ...).
     #[default]
     None,
-    /// `Parameters.Create`.
+    /// `Parameters.Create`: the path is the file object's
+    /// ([`FileObject::path`](crate::FileObject::path), NT's `FileObject->FileName`), the
+    /// caller's credentials too ([`FileObject::credentials`](crate::FileObject::credentials)).
     Create {
         /// Desired access mask.
         access: crate::Access,
+        /// What to do when the name exists or does not.
+        disposition: crate::file::CreateDisposition,
+        /// Create options.
+        options: crate::file::CreateOptions,
+        /// Permission bits of a file the open creates.
+        mode: u32,
     },
     /// `Parameters.Read`: the buffer is the IRP's MDL (direct I/O).
     Read {
@@ -260,13 +310,16 @@ pub enum Parameters {
         /// Byte count.
         length: u64,
     },
-    /// `Parameters.QueryFile` / `Parameters.SetFile`.
+    /// `Parameters.QueryFile`: a QueryInformation of `class` (the answer goes in the
+    /// system buffer; a disk answers a `Standard` query with its size in `information`).
     Information {
         /// The information class.
         class: InformationClass,
-        /// A value for SetInformation classes that take one (the new size for EndOfFile).
+        /// Unused by queries (0); kept for driver-defined classes.
         value: u64,
     },
+    /// `Parameters.SetFile` with its buffer: a SetInformation request.
+    SetFile(Box<crate::file::SetFileInformation>),
     /// `Parameters.DeviceIoControl`: input in the system buffer, output written back to it.
     DeviceControl {
         /// The control code.
@@ -274,9 +327,13 @@ pub enum Parameters {
         /// How many bytes the caller accepts back.
         output_length: u32,
     },
-    /// `Parameters.QueryDirectory`.
-    Directory {
-        /// Index of the first entry to return.
-        index: u64,
+    /// `Parameters.QueryDirectory` (minor `IRP_MN_QUERY_DIRECTORY`).
+    Directory(Box<crate::file::QueryDirectory>),
+    /// `Parameters.FileSystemControl` with its buffer: an irpstack file-system control.
+    FsControl(Box<crate::file::FsControl>),
+    /// `Parameters.QueryVolume`: a QueryVolumeInformation of `class`.
+    QueryVolume {
+        /// The class.
+        class: crate::file::VolumeInformationClass,
     },
 }

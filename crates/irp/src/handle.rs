@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::device::{Characteristics, DeviceRef};
+use crate::file::CreateAction;
 use crate::file_object::{Access, FileObject};
 use crate::function::{FlushFlags, MajorFunction, Parameters, RequestFlags};
 use crate::request::{CompletedIrp, Irp};
@@ -21,6 +22,7 @@ pub struct Handle {
     file: Arc<FileObject>,
     read_only: bool,
     closed: bool,
+    action: CreateAction,
 }
 
 fn mdl_status(e: crate::MdlError) -> Status {
@@ -31,7 +33,18 @@ fn mdl_status(e: crate::MdlError) -> Status {
 impl Handle {
     pub(crate) fn new(device: DeviceRef, file: Arc<FileObject>) -> Handle {
         let read_only = device.stack_has(Characteristics::READ_ONLY);
-        Handle { device, file, read_only, closed: false }
+        Handle { device, file, read_only, closed: false, action: CreateAction::Opened }
+    }
+
+    pub(crate) fn with_create_action(mut self, action: CreateAction) -> Handle {
+        self.action = action;
+        self
+    }
+
+    /// What the open did (`IoStatus.Information` of the create: opened, created,
+    /// overwritten, superseded).
+    pub fn create_action(&self) -> CreateAction {
+        self.action
     }
 
     /// The device at the top of the stack this handle sends IRPs to.
@@ -65,11 +78,11 @@ impl Handle {
         self.device.submit(irp, on_complete)
     }
 
-    fn need(&self, ok: bool) -> Result<(), Status> {
+    pub(crate) fn need(&self, ok: bool) -> Result<(), Status> {
         if ok { Ok(()) } else { Err(Status::ACCESS_DENIED) }
     }
 
-    fn check_write(&self) -> Result<(), Status> {
+    pub(crate) fn check_write(&self) -> Result<(), Status> {
         self.need(self.access().can_write())?;
         if self.read_only {
             return Err(Status::MEDIA_WRITE_PROTECTED);

@@ -8,10 +8,12 @@
 //! processor-cache maintenance DMA, PIO and persistent memory need. The
 //! [`Verifier`] checks the IRP rules at run time.
 //!
-//! Every type has one path: the core's types at the crate root, and four sub-vocabularies
+//! Every type has one path: the core's types at the crate root, and five sub-vocabularies
 //! as modules — [`block`] (what a disk is: block requests, `BlockDisk`, the disk adapter, the
-//! requests a driver sends below), [`cpu_cache`] (processor-cache maintenance), [`dma`]
-//! (the simulated non-coherent DMA device) and [`units`] (the text of sizes and durations).
+//! requests a driver sends below), [`file`](mod@file) (what a file system is asked and answers: create
+//! dispositions, information classes, directory queries, irpstack's file-system controls),
+//! [`cpu_cache`] (processor-cache maintenance), [`dma`] (the simulated non-coherent DMA
+//! device) and [`units`] (the text of sizes and durations).
 //! [`testing`] holds what the workspace's test suites share (reporting a skipped test).
 //!
 //! | NT | irpstack |
@@ -25,6 +27,8 @@
 //! | `IoForwardIrpSynchronously`, `IoBuildSynchronousFsdRequest` | [`Irp::forward_synchronously`], [`Device::call_and_wait`] |
 //! | `IoAttachDeviceToDeviceStack` | [`DeviceBuilder::attach`] |
 //! | `NtFlushBuffersFile(Ex)` | [`Handle::flush_buffers`], [`Handle::flush_buffers_ex`] |
+//! | `NtCreateFile` | [`IoManager::create`] with a [`file::CreateRequest`] |
+//! | `NtQueryInformationFile`, `NtQueryDirectoryFile`, `NtFsControlFile` | [`Handle::query_stat`], [`Handle::list_directory`], [`Handle::fs_control`] |
 //! | `KeFlushIoBuffers` | [`cpu_cache::flush_io_buffers`] |
 //!
 //! Source layout: `request/` (the IRP, its stack locations, completion, the lookaside
@@ -43,6 +47,7 @@ mod device;
 mod device_names;
 pub mod dma;
 mod driver;
+pub mod file;
 mod file_object;
 mod function;
 mod handle;

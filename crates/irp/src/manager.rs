@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::Status;
 use crate::device::{Characteristics, DeviceRef};
+use crate::file::{CreateAction, CreateRequest};
 use crate::file_object::{Access, FileObject};
 use crate::function::{MajorFunction, Parameters};
 use crate::handle::Handle;
@@ -43,6 +44,16 @@ pub enum IoError {
         #[source]
         status: Status,
     },
+}
+
+impl IoError {
+    /// The status a device failed the request with, if that is what happened.
+    pub fn status(&self) -> Option<Status> {
+        match self {
+            IoError::Request { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// The I/O manager (`IoManager`): a namespace of device stacks, the handles opened on
@@ -115,22 +126,42 @@ impl IoManager {
         self.open_path(name, "", access)
     }
 
-    /// Opens `path` on the device registered under `name`: the file system on top of
-    /// the stack resolves it; an empty path opens the volume itself.
+    /// Opens the existing `path` on the device registered under `name`, as the calling
+    /// process: the file system on top of the stack resolves it; an empty path opens the
+    /// volume itself. [`IoManager::create`] with [`CreateRequest::open`].
     ///
     /// A device without a create routine answers `STATUS_INVALID_DEVICE_REQUEST`;
     /// the manager treats that as a raw device that keeps no per-open state, and the
     /// open succeeds.
     pub fn open_path(&self, name: &str, path: &str, access: Access) -> Result<Handle, IoError> {
+        self.create(name, &CreateRequest::open(path, access))
+    }
+
+    /// Opens or creates a file on the device registered under `name` (`NtCreateFile`): an
+    /// `IRP_MJ_CREATE` with the request's disposition, options and mode, for a new file
+    /// object holding its path and credentials. The handle knows what the open did
+    /// ([`Handle::create_action`]).
+    #[doc(alias = "NtCreateFile")]
+    pub fn create(&self, name: &str, request: &CreateRequest) -> Result<Handle, IoError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(IoError::ShutDown);
         }
         let device = self.device(name)?;
-        let file = Arc::new(FileObject::new(path, access));
+        let file = Arc::new(FileObject::with_credentials(
+            request.path.clone(),
+            request.access,
+            request.credentials.clone(),
+        ));
         let irp = Irp::for_device(&device, MajorFunction::Create)
-            .with_parameters(Parameters::Create { access })
+            .with_parameters(Parameters::Create {
+                access: request.access,
+                disposition: request.disposition,
+                options: request.options,
+                mode: request.mode,
+            })
             .with_file_object(Arc::clone(&file));
-        let status = device.call_and_wait(irp).status();
+        let done = device.call_and_wait(irp);
+        let status = done.status();
         if !status.counted_for(MajorFunction::Create).is_success() {
             return Err(IoError::Request {
                 device: device.name().to_owned(),
@@ -138,7 +169,13 @@ impl IoManager {
                 status,
             });
         }
-        Ok(Handle::new(device, file))
+        // A raw device that does not handle creates (or says nothing) opened what exists.
+        let action = if status == Status::INVALID_DEVICE_REQUEST {
+            CreateAction::Opened
+        } else {
+            CreateAction::from_information(done.information()).unwrap_or(CreateAction::Opened)
+        };
+        Ok(Handle::new(device, file).with_create_action(action))
     }
 
     /// Sends `IRP_MJ_SHUTDOWN` to every device registered for it and waits; later

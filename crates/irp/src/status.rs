@@ -114,6 +114,20 @@ statuses! {
     IO_DEVICE_ERROR = 0xC000_0185, "STATUS_IO_DEVICE_ERROR", libc::EIO;
     /// The device is busy; try again.
     DEVICE_BUSY = 0x8000_0011, "STATUS_DEVICE_BUSY", libc::EBUSY;
+    /// A directory of the path does not exist (a missing name before the last one).
+    OBJECT_PATH_NOT_FOUND = 0xC000_003A, "STATUS_OBJECT_PATH_NOT_FOUND", libc::ENOENT;
+    /// A directory enumeration has returned every entry (a warning, not an error).
+    NO_MORE_FILES = 0x8000_0006, "STATUS_NO_MORE_FILES", libc::ENOENT;
+    /// A file-system structure is corrupt (Linux's EFSCORRUPTED, which is EUCLEAN).
+    FILE_CORRUPT_ERROR = 0xC000_0102, "STATUS_FILE_CORRUPT_ERROR", libc::EUCLEAN;
+    /// The volume is not one this file system can mount (bad superblock, unknown feature).
+    UNRECOGNIZED_VOLUME = 0xC000_014F, "STATUS_UNRECOGNIZED_VOLUME", libc::EINVAL;
+    /// The file is not a reparse point (`readlink` of something that is not a symbolic link).
+    NOT_A_REPARSE_POINT = 0xC000_0275, "STATUS_NOT_A_REPARSE_POINT", libc::EINVAL;
+    /// A reparse point (symbolic link) could not be resolved: too many levels (ELOOP).
+    REPARSE_POINT_NOT_RESOLVED = 0xC000_0280, "STATUS_REPARSE_POINT_NOT_RESOLVED", libc::ELOOP;
+    /// The extended attribute (xattr) does not exist (ENODATA, which is ENOATTR).
+    NONEXISTENT_EA_ENTRY = 0xC000_0051, "STATUS_NONEXISTENT_EA_ENTRY", libc::ENODATA;
 }
 
 impl Status {
@@ -158,6 +172,9 @@ impl Status {
             libc::EFBIG => Status::FILE_TOO_LARGE,
             libc::ECONNRESET | libc::EPIPE | libc::ESHUTDOWN => Status::CONNECTION_RESET,
             libc::EBUSY => Status::DEVICE_BUSY,
+            libc::EUCLEAN => Status::FILE_CORRUPT_ERROR,
+            libc::ELOOP => Status::REPARSE_POINT_NOT_RESOLVED,
+            libc::ENODATA => Status::NONEXISTENT_EA_ENTRY,
             _ => Status::IO_DEVICE_ERROR,
         }
     }
@@ -259,6 +276,13 @@ mod tests {
             Status::BUFFER_TOO_SMALL,
             Status::INSUFFICIENT_RESOURCES,
             Status::FILE_INVALID,
+            Status::OBJECT_PATH_NOT_FOUND,
+            Status::NO_MORE_FILES,
+            Status::FILE_CORRUPT_ERROR,
+            Status::UNRECOGNIZED_VOLUME,
+            Status::NOT_A_REPARSE_POINT,
+            Status::REPARSE_POINT_NOT_RESOLVED,
+            Status::NONEXISTENT_EA_ENTRY,
         ];
         for s in all {
             let e = s.to_errno();

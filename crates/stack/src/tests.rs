@@ -35,7 +35,7 @@ fn diagnostic_has_caret_under_the_span() {
     assert_eq!(lines[2], "   |          ^^^^^");
     assert!(
         lines[3].contains(
-            "known drivers: cache, crash, fault, file, memory, nbd, null, passthrough, pmem, stats"
+            "known drivers: cache, crash, fault, file, fs, memory, nbd, null, passthrough, pmem, stats"
         ),
         "{text}"
     );

@@ -82,7 +82,9 @@ fn file_stacks_build_for_both_engines_and_keep_data_across_reopen() {
 #[test]
 fn help_lists_every_driver() {
     let help = DriverRegistry::builtin().help();
-    for name in ["cache", "crash", "fault", "file", "nbd", "pmem", "stats", "memory", "null", "passthrough"] {
+    for name in
+        ["cache", "crash", "fault", "file", "fs", "nbd", "pmem", "stats", "memory", "null", "passthrough"]
+    {
         assert!(help.contains(name), "{name} missing from help:\n{help}");
     }
 }

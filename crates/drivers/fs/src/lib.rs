@@ -15,7 +15,10 @@
 
 pub mod csum;
 pub mod device;
+pub mod driver;
+pub mod fsck;
 pub mod jbd2;
+pub mod lower_device;
 pub mod mkfs;
 pub mod ondisk;
 pub mod volume;

@@ -5,6 +5,7 @@ mod cache;
 mod crash;
 mod fault;
 mod file;
+mod fs;
 mod memory;
 mod nbd;
 mod null;
@@ -16,6 +17,7 @@ pub use cache::CACHE;
 pub use crash::{CRASH, crash_options};
 pub use fault::FAULT;
 pub use file::FILE;
+pub use fs::FS;
 pub use memory::MEMORY;
 pub use nbd::NBD;
 pub use null::NULL;
@@ -28,7 +30,7 @@ use crate::{BuildContext, DriverFactory, LayerSpec};
 /// Every driver [`DriverRegistry::builtin`](crate::DriverRegistry::builtin) registers:
 /// in the order `--help` lists them.
 pub(crate) const ALL: &[DriverFactory] =
-    &[MEMORY, NULL, PASSTHROUGH, CRASH, FILE, NBD, PMEM, CACHE, FAULT, STATS];
+    &[MEMORY, NULL, PASSTHROUGH, CRASH, FILE, NBD, PMEM, FS, CACHE, FAULT, STATS];
 
 /// Takes every parameter of a layer as (key, value) text, marking each one used; the
 /// value of `path_key` is resolved against the build's base directory.

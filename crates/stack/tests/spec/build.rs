@@ -59,7 +59,7 @@ fn unknown_drivers_are_named_with_suggestions() {
         &e.to_string(),
         &[
             "unknown driver \"memroy\" at 14..20",
-            "known drivers: cache, crash, fault, file, memory, nbd, null, passthrough, pmem, stats",
+            "known drivers: cache, crash, fault, file, fs, memory, nbd, null, passthrough, pmem, stats",
             "did you mean `memory`?",
         ],
     );

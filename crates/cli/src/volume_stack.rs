@@ -1,0 +1,46 @@
+//! Stacks for the file-system commands: the device a volume lives on (the spec without a
+//! top `fs` layer), and the volume mounted (the spec with one, added when missing).
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use irp::{DeviceRef, IoManager};
+use stack::{BuildContext, DriverRegistry, LayerSpec, Params, StackSpec};
+
+/// The name the mounted volume is registered under.
+pub const VOLUME: &str = "vol";
+
+fn parse(text: &str) -> anyhow::Result<StackSpec> {
+    text.parse::<StackSpec>().map_err(|e| anyhow!("{e}"))
+}
+
+fn is_fs(layer: &LayerSpec) -> bool {
+    layer.driver == "fs"
+}
+
+/// Builds the stack `text` describes without a top `fs(...)` layer: the device the volume
+/// is on (a file, a disk under a cache...).
+pub fn build_device(text: &str, ctx: &BuildContext) -> anyhow::Result<DeviceRef> {
+    let mut spec = parse(text)?;
+    if spec.layers.first().is_some_and(is_fs) {
+        spec.layers.remove(0);
+    }
+    if spec.layers.is_empty() {
+        anyhow::bail!("the stack has no device below `fs`");
+    }
+    DriverRegistry::builtin().build(&spec, ctx).map_err(|e| anyhow!("{e}"))
+}
+
+/// Builds the stack with the volume mounted on top (an `fs` layer is added when the spec
+/// has none: `file(path=x.img)` mounts as `fs / file(path=x.img)`), registered under
+/// [`VOLUME`] in a new I/O manager.
+pub fn mount(text: &str) -> anyhow::Result<(Arc<IoManager>, DeviceRef)> {
+    let mut spec = parse(text)?;
+    if !spec.layers.first().is_some_and(is_fs) {
+        spec.layers.insert(0, LayerSpec::new("fs", Params::new()));
+    }
+    let top = DriverRegistry::builtin().build(&spec, &BuildContext::new()).map_err(|e| anyhow!("{e}"))?;
+    let io = Arc::new(IoManager::new());
+    io.register(VOLUME, &top).context("registering the volume")?;
+    Ok((io, top))
+}

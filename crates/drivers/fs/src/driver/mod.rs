@@ -1,0 +1,170 @@
+//! # The file-system driver
+//!
+//! A top-of-stack driver, attached over a lower device (`fs / cache(size=64M) /
+//! file(path=x.img)`), that serves files of the ext4 volume on it through IRPs. It follows
+//! fastfat's shape: one file per major function over support modules.
+//!
+//! | file | handles |
+//! |---|---|
+//! | `create.rs` | `IRP_MJ_CREATE`: path resolution, dispositions, options, access checks |
+//! | `cleanup.rs` | `IRP_MJ_CLEANUP`: the last handle of an open went away |
+//! | `close.rs` | `IRP_MJ_CLOSE`: the file object went away; the FCB with its last one |
+//! | `read.rs` | `IRP_MJ_READ`: file data into the MDL (holes, EOF); raw reads of a volume open |
+//! | `write.rs` | `IRP_MJ_WRITE`, discard, write zeroes: refused on a read-only mount |
+//! | `information.rs` | `IRP_MJ_QUERY_INFORMATION`, `IRP_MJ_SET_INFORMATION` |
+//! | `directory.rs` | `IRP_MJ_DIRECTORY_CONTROL`: enumerate, pattern, restart, resume |
+//! | `fsctl.rs` | `IRP_MJ_FILE_SYSTEM_CONTROL`: readlink, xattrs, seek data/hole, ... |
+//! | `volume_information.rs` | `IRP_MJ_QUERY_VOLUME_INFORMATION`: statfs |
+//! | `flush.rs` | `IRP_MJ_FLUSH_BUFFERS`: the flush contract |
+//! | `shutdown.rs` | `IRP_MJ_SHUTDOWN` |
+//!
+//! Support: [`vcb`] (the mounted volume), [`fcb`] (one per open inode), [`ccb`] (one per
+//! open, in the file object's context), [`path`] (resolution), [`access`] (mode bits),
+//! [`backend`] (the seam to the file system: the read path now, the write path's
+//! [`Mutations`] later), [`mount`](mod@mount), [`replay`] and [`overlay`] (journal recovery
+//! into memory), [`failure`] (statuses).
+
+pub mod access;
+pub mod backend;
+pub mod ccb;
+mod cleanup;
+mod close;
+mod create;
+mod directory;
+pub mod failure;
+pub mod fcb;
+mod flush;
+mod fsctl;
+mod information;
+pub mod mount;
+mod options;
+pub mod overlay;
+pub mod path;
+mod read;
+pub mod replay;
+mod shutdown;
+pub mod vcb;
+mod volume_information;
+mod write;
+
+use std::sync::Arc;
+
+use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, FileObject, Irp, Status};
+
+pub use backend::{Backend, Mutations, ReadOnlyVolume};
+pub use ccb::Ccb;
+pub use failure::Failure;
+pub use mount::{MountError, Mounted, mount};
+pub use options::MountOptions;
+pub use vcb::Vcb;
+
+/// The file-system driver of one mounted volume.
+#[derive(Debug)]
+pub struct FsDriver {
+    vcb: Vcb,
+}
+
+impl FsDriver {
+    /// Mounts the volume on `lower`'s stack and attaches a file-system device called `name`
+    /// on top of it. A read-only mount's device has [`Characteristics::READ_ONLY`]; every
+    /// file-system device asks for `IRP_MJ_SHUTDOWN`.
+    pub fn attach(name: &str, lower: &DeviceRef, options: MountOptions) -> Result<DeviceRef, MountError> {
+        let top = lower.attached_top();
+        let mounted = mount(&top, &options)?;
+        let mut characteristics = Characteristics::SHUTDOWN_NOTIFY;
+        if mounted.read_only.is_some() {
+            characteristics = characteristics | Characteristics::READ_ONLY;
+        }
+        if let Some(reason) = &mounted.read_only {
+            tracing::info!(device = name, "mounted read-only: {reason}");
+        }
+        let vcb = Vcb::new(
+            name.to_owned(),
+            Arc::clone(&top),
+            mounted.backend,
+            mounted.read_only,
+            mounted.recovery,
+            options,
+        );
+        Ok(DeviceBuilder::new(name).characteristics(characteristics).attach(FsDriver { vcb }, &top)?)
+    }
+
+    /// The mounted volume.
+    pub fn vcb(&self) -> &Vcb {
+        &self.vcb
+    }
+}
+
+/// The file object of the IRP's current location.
+pub(crate) fn file_object(irp: &Irp) -> Option<Arc<FileObject>> {
+    irp.current_location().file_object.clone()
+}
+
+/// Completes `irp` with the outcome of a request: success with `information`, or the
+/// failure's status (logged: corruption and device errors as warnings, the rest at debug).
+pub(crate) fn finish(vcb: &Vcb, irp: Irp, result: Result<u64, Failure>) -> Status {
+    match result {
+        Ok(information) => irp.complete_with(Status::SUCCESS, information),
+        Err(f) => {
+            let major = irp.major_function();
+            if matches!(f.status, Status::FILE_CORRUPT_ERROR | Status::IO_DEVICE_ERROR) {
+                tracing::warn!(device = vcb.name(), %major, status = %f.status, "{}", f.detail);
+            } else {
+                tracing::debug!(device = vcb.name(), %major, status = %f.status, "{}", f.detail);
+            }
+            irp.complete(f.status)
+        }
+    }
+}
+
+/// Sends `irp` on to the device below as it is (`IoSkipCurrentIrpStackLocation` +
+/// `IoCallDriver`).
+pub(crate) fn forward(vcb: &Vcb, mut irp: Irp) -> Status {
+    irp.skip_current_location();
+    vcb.lower().call(irp)
+}
+
+impl Driver for FsDriver {
+    fn create(&self, _: &DeviceRef, irp: Irp) -> Status {
+        create::dispatch(&self.vcb, irp)
+    }
+    fn cleanup(&self, _: &DeviceRef, irp: Irp) -> Status {
+        cleanup::dispatch(&self.vcb, irp)
+    }
+    fn close(&self, _: &DeviceRef, irp: Irp) -> Status {
+        close::dispatch(&self.vcb, irp)
+    }
+    fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
+        read::dispatch(&self.vcb, irp)
+    }
+    fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
+        write::dispatch(&self.vcb, irp)
+    }
+    fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
+        write::dispatch(&self.vcb, irp)
+    }
+    fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
+        write::dispatch(&self.vcb, irp)
+    }
+    fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
+        information::query(&self.vcb, irp)
+    }
+    fn set_information(&self, _: &DeviceRef, irp: Irp) -> Status {
+        information::set(&self.vcb, irp)
+    }
+    fn directory_control(&self, _: &DeviceRef, irp: Irp) -> Status {
+        directory::dispatch(&self.vcb, irp)
+    }
+    fn file_system_control(&self, _: &DeviceRef, irp: Irp) -> Status {
+        fsctl::dispatch(&self.vcb, irp)
+    }
+    fn query_volume_information(&self, _: &DeviceRef, irp: Irp) -> Status {
+        volume_information::dispatch(&self.vcb, irp)
+    }
+    fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
+        flush::dispatch(&self.vcb, irp)
+    }
+    fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
+        shutdown::dispatch(&self.vcb, irp)
+    }
+}
