@@ -10,14 +10,34 @@
 //! - [`jbd2`]: the journal (jbd2 format): replay, transactions, checkpoints.
 //! - [`mkfs`]: formats a device as ext4 (Debian defaults but resize_inode).
 //! - [`volume`]: the read path over a [`BlockDevice`]: inodes, files, directories, paths.
+//! - the write path, [`filesystem`] ([`Filesystem`]) over:
+//!   - [`geometry`]: the volume's shape;
+//!   - `txn`: transactions and the metadata buffer cache over the journal;
+//!   - `alloc`: block and inode allocation (bitmaps, descriptors, counts);
+//!   - `extent_tree`: extent trees that change (splits, removal, compaction);
+//!   - `dirops`: directory blocks and the in-memory name index;
+//!   - `fileops`: file data (read, write, truncate, punch, fallocate);
+//!   - `xattrops`: extended attributes;
+//! - [`error`]: what the write path reports ([`FsError`], with errnos).
 
 #![warn(missing_docs)]
 
+pub(crate) mod alloc;
 pub mod csum;
 pub mod device;
+pub(crate) mod dirops;
+pub mod error;
+pub(crate) mod extent_tree;
+pub(crate) mod fileops;
+pub mod filesystem;
+pub mod geometry;
 pub mod jbd2;
 pub mod mkfs;
 pub mod ondisk;
+pub(crate) mod txn;
 pub mod volume;
+pub(crate) mod xattrops;
 
-pub use device::{BlockDevice, DeviceIoError, MemoryDevice};
+pub use device::{BlockDevice, DeviceIoError, FileDevice, MemoryDevice};
+pub use error::{FsError, errno};
+pub use filesystem::{Filesystem, MountOptions, ROOT};
