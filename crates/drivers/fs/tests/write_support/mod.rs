@@ -117,3 +117,97 @@ pub fn list(fs: &Filesystem, dir: u32) -> Vec<(Vec<u8>, u32)> {
     }
     out
 }
+
+/// A loop mount, unmounted on drop.
+pub struct LoopMount {
+    pub dir: std::path::PathBuf,
+}
+
+impl LoopMount {
+    /// Mounts image `img` at `dir` (`-o loop`, plus `ro` if asked), or None with a SKIP line.
+    pub fn new(img: &Path, dir: &Path, ro: bool, test: &str) -> Option<LoopMount> {
+        if !have("mount") || Command::new("id").arg("-u").output().map(|o| o.stdout != b"0\n").unwrap_or(true)
+        {
+            eprintln!("SKIP {test}: no mount, or not root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).expect("mkdir mount point");
+        let opt = if ro { "loop,ro" } else { "loop" };
+        let out = Command::new("mount").args(["-t", "ext4", "-o", opt]).arg(img).arg(dir).output();
+        match out {
+            Ok(o) if o.status.success() => Some(LoopMount { dir: dir.to_path_buf() }),
+            Ok(o) => {
+                eprintln!(
+                    "SKIP {test}: mount -o {opt} refused: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIP {test}: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    /// A path inside the mount.
+    pub fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Unmounts now (panics if that fails).
+    pub fn unmount(self) {
+        let st = Command::new("umount").arg(&self.dir).status().expect("umount");
+        assert!(st.success(), "umount failed");
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount").arg(&self.dir).status().is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+/// An image file of `size` bytes formatted by our mkfs.
+pub fn our_image(path: &Path, size: u64, seed: u64) {
+    let f = std::fs::File::create(path).expect("create image");
+    f.set_len(size).expect("size image");
+    drop(f);
+    let dev = fs::FileDevice::open(path).expect("open image");
+    let mut o = MkfsOptions::from_seed(seed);
+    o.time = 1_767_225_600;
+    o.inode_ratio = 4096;
+    mkfs(&dev, &o).expect("mkfs");
+}
+
+/// Mounts an image file through our file system.
+pub fn mount_file(path: &Path) -> Filesystem {
+    let dev = fs::FileDevice::open(path).expect("open image");
+    Filesystem::mount(Arc::new(dev) as Arc<dyn BlockDevice>, opts()).expect("mount")
+}
+
+/// `getfattr -n name --only-values path`, or None without the tool or the attribute.
+pub fn getfattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let out = Command::new("getfattr")
+        .args(["--absolute-names", "--only-values", "-n", name])
+        .arg(path)
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+/// Runs a command and panics unless it succeeds.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
