@@ -26,6 +26,7 @@ mod namei;
 mod orphan;
 mod rename;
 mod sync;
+mod torn_super;
 pub mod types;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

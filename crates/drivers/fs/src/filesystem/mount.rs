@@ -19,7 +19,7 @@ use crate::txn::{Txn, TxnLimits};
 use crate::volume::{Mapping, OpenOptions, Volume};
 
 /// The journal inode's blocks, as runs on the device.
-fn journal_area(vol: &Volume<&dyn BlockDevice>, ino: u32) -> Result<JournalArea> {
+pub(crate) fn journal_area(vol: &Volume<&dyn BlockDevice>, ino: u32) -> Result<JournalArea> {
     let inode = vol.read_inode(ino)?;
     let bs = u64::from(vol.block_size());
     let blocks = inode.size / bs;
@@ -48,7 +48,15 @@ impl Inner {
     /// Mounts the volume on `dev`.
     pub fn mount(dev: Arc<dyn BlockDevice>, opts: MountOptions) -> Result<Inner> {
         let vopts = OpenOptions { verify_checksums: opts.verify_checksums };
-        let vol = Volume::open_with(&*dev, vopts)?;
+        let vol = match Volume::open_with(&*dev, vopts).map_err(FsError::from) {
+            Err(e) if super::torn_super::is_superblock_checksum(&e) && !opts.read_only => {
+                if !super::torn_super::repair(&dev)? {
+                    return Err(e);
+                }
+                Volume::open_with(&*dev, vopts)?
+            }
+            r => r?,
+        };
         let sb = vol.superblock().clone();
         let mut read_only = opts.read_only.then(|| "mounted read-only".to_string());
         if let Access::ReadOnly { reason } = vol.access() {
