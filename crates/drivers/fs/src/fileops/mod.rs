@@ -136,15 +136,21 @@ impl Inner {
     }
 
     /// Writes `data` at `off`, in operations of at most [`WRITE_CHUNK`] bytes; returns the
-    /// bytes written (fewer than asked only if a later chunk failed, e.g. out of space).
+    /// bytes written. When the volume fills, smaller and smaller pieces are tried, so the
+    /// write comes back short with what fit (ENOSPC only if nothing did).
     pub fn write_data(&mut self, ino: u32, off: u64, data: &[u8]) -> Result<usize> {
+        if off.checked_add(data.len() as u64).is_none_or(|end| end > self.max_file_size()) {
+            return Err(FsError::FileTooLarge { ino, size: off.saturating_add(data.len() as u64) });
+        }
         let mut done = 0usize;
+        let mut step = WRITE_CHUNK;
         while done < data.len() {
-            let n = (data.len() - done).min(WRITE_CHUNK);
+            let n = (data.len() - done).min(step);
             let at = off + done as u64;
             let chunk = &data[done..done + n];
             match self.op(|s| s.write_chunk(ino, at, chunk)) {
                 Ok(()) => done += n,
+                Err(FsError::NoSpace { .. }) if n > 1 => step = n / 2,
                 Err(e) if done > 0 && matches!(e, FsError::NoSpace { .. }) => return Ok(done),
                 Err(e) => return Err(e),
             }
@@ -163,7 +169,7 @@ impl Inner {
         if !inode.is_regular() {
             return Err(FsError::Invalid(format!("inode {ino}: write to a non-regular file")));
         }
-        let end = off + data.len() as u64;
+        let end = off.saturating_add(data.len() as u64);
         if end > self.max_file_size() {
             return Err(FsError::FileTooLarge { ino, size: end });
         }
