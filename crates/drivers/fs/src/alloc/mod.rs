@@ -146,6 +146,10 @@ impl Alloc {
     /// and counts change in the same transaction).
     pub fn apply_frees(&mut self, txn: &mut Txn) -> Result<()> {
         for (start, len) in std::mem::take(&mut self.frees) {
+            if start <= self.geo.first_data_block || start.saturating_add(len) > self.geo.blocks_count {
+                tracing::warn!(start, len, "not freeing blocks outside the volume");
+                continue;
+            }
             let mut b = start;
             while b < start + len {
                 let g = self.geo.group_of_block(b);

@@ -49,9 +49,9 @@ pub(crate) trait NodeStore {
     /// A new block for a node.
     fn alloc_node(&mut self) -> Result<u64>;
     /// A node block is no longer used.
-    fn free_node(&mut self, block: u64);
-    /// Data blocks the tree no longer maps.
-    fn free_data(&mut self, start: u64, len: u64);
+    fn free_node(&mut self, block: u64) -> Result<()>;
+    /// Data blocks the tree no longer maps (an error if they are not the volume's).
+    fn free_data(&mut self, start: u64, len: u64) -> Result<()>;
 }
 
 /// Writes an empty root into `i_block` (a new file).

@@ -63,7 +63,7 @@ impl<S: NodeStore> Tree<'_, S> {
                     changed = true;
                     let (a, b) = (eb.max(from), ee.min(to));
                     if free_data {
-                        self.store.free_data(e.start + (a - eb), b - a);
+                        self.store.free_data(e.start + (a - eb), b - a)?;
                     }
                     let left = (eb < a).then(|| Extent { len: (a - eb) as u16, ..e });
                     let right = (b < ee).then(|| Extent {
@@ -119,7 +119,7 @@ impl<S: NodeStore> Tree<'_, S> {
         }
         if node.len() == 0 {
             if let Loc::Block(b) = loc {
-                self.store.free_node(b);
+                self.store.free_node(b)?;
                 self.reshaped = true;
             }
             return Ok(After::Empty);

@@ -99,7 +99,7 @@ impl<S: NodeStore> Tree<'_, S> {
             self.write(Loc::Root, &root)?;
         }
         for b in blocks {
-            self.store.free_node(b);
+            self.store.free_node(b)?;
         }
         Ok(())
     }

@@ -43,13 +43,15 @@ impl NodeStore for MemStore {
         self.nodes.insert(self.next_node, vec![0; self.size]);
         Ok(self.next_node)
     }
-    fn free_node(&mut self, block: u64) {
+    fn free_node(&mut self, block: u64) -> Result<()> {
         assert!(self.nodes.remove(&block).is_some(), "double free of node {block}");
+        Ok(())
     }
-    fn free_data(&mut self, start: u64, len: u64) {
+    fn free_data(&mut self, start: u64, len: u64) -> Result<()> {
         for b in start..start + len {
             assert!(self.freed_data.insert(b, 1).is_none(), "data block {b} freed twice");
         }
+        Ok(())
     }
 }
 

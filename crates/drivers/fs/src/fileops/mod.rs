@@ -184,7 +184,18 @@ impl Inner {
                 match t.find(lblk as u32)? {
                     Found::Mapped(e) => {
                         let run_end = e.end().min(last + 1);
-                        w.write(e.start + (lblk - u64::from(e.block)), lblk, run_end - lblk, !e.unwritten)?;
+                        let phys = e.start + (lblk - u64::from(e.block));
+                        let geo = &t.store().fs.geo;
+                        if phys <= geo.first_data_block
+                            || phys.saturating_add(run_end - lblk) > geo.blocks_count
+                        {
+                            return Err(FsError::corrupt(
+                                format!("inode {ino}"),
+                                "extent",
+                                "data outside the volume",
+                            ));
+                        }
+                        w.write(phys, lblk, run_end - lblk, !e.unwritten)?;
                         if e.unwritten {
                             t.mark_written(lblk, run_end)?;
                         }

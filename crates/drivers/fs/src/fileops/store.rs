@@ -68,13 +68,23 @@ impl NodeStore for InodeStore<'_> {
         Ok(b)
     }
 
-    fn free_node(&mut self, block: u64) {
+    fn free_node(&mut self, block: u64) -> Result<()> {
+        self.check(block)?;
         self.fs.txn.forget(block);
         self.fs.alloc.release_blocks(block, 1);
         self.delta -= 1;
+        Ok(())
     }
 
-    fn free_data(&mut self, start: u64, len: u64) {
+    fn free_data(&mut self, start: u64, len: u64) -> Result<()> {
+        self.check(start)?;
+        if start.saturating_add(len) > self.fs.geo.blocks_count {
+            return Err(FsError::corrupt(
+                format!("block {start}"),
+                "extent",
+                format!("{len} blocks run past the volume"),
+            ));
+        }
         if self.metadata {
             for b in start..start + len {
                 self.fs.txn.forget(b);
@@ -82,5 +92,6 @@ impl NodeStore for InodeStore<'_> {
         }
         self.fs.alloc.release_blocks(start, len);
         self.delta -= len as i64;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{FsError, Result};
 use crate::extent_tree::LBLK_END;
 use crate::filesystem::inner::Inner;
 use crate::filesystem::inode_io::set_time;
+use crate::ondisk::extent::Extent;
 
 impl Inner {
     /// Logical blocks one removal step covers at most (64 full extent leaves of one-block
@@ -81,27 +82,42 @@ impl Inner {
 
     /// Removes the blocks of `ino` in `from..to` (logical), a bounded step per operation.
     pub fn remove_blocks(&mut self, ino: u32, from: u64, to: u64) -> Result<()> {
-        while !self.op(|s| s.remove_step(ino, from, to))? {}
-        Ok(())
+        let mut prev = None;
+        loop {
+            let (done, last) = self.op(|s| s.remove_step(ino, from, to))?;
+            if done {
+                return Ok(());
+            }
+            if last.is_some() && last == prev {
+                // A tree whose index keys do not cover its extents: removal makes no progress.
+                return Err(FsError::corrupt(
+                    format!("inode {ino}"),
+                    "extent tree",
+                    "index keys do not match extents",
+                ));
+            }
+            prev = last;
+        }
     }
 
-    /// One step of [`Inner::remove_blocks`]; true when nothing is left in the range.
-    fn remove_step(&mut self, ino: u32, from: u64, to: u64) -> Result<bool> {
+    /// One step of [`Inner::remove_blocks`]: true when nothing is left in the range, and the
+    /// extent the step started from.
+    fn remove_step(&mut self, ino: u32, from: u64, to: u64) -> Result<(bool, Option<Extent>)> {
         let mut inode = self.read_inode_any(ino)?;
         let step = self.removal_step();
-        let done = self.with_tree(ino, &mut inode, |t| {
-            let Some(last) = t.last_before(to)? else { return Ok(true) };
+        let r = self.with_tree(ino, &mut inode, |t| {
+            let Some(last) = t.last_before(to)? else { return Ok((true, None)) };
             let hi = last.end().min(to);
             if hi <= from {
-                return Ok(true);
+                return Ok((true, None));
             }
             let lo = from.max(hi.saturating_sub(step));
             t.remove(lo, hi, true)?;
-            Ok(lo <= from)
+            Ok((lo <= from, Some(last)))
         })?;
         self.write_inode(ino, &mut inode)?;
         self.touched(ino, true);
-        Ok(done)
+        Ok(r)
     }
 
     /// Zeros `len` bytes at `pos` of the file where they fall in a written block (holes and
