@@ -94,8 +94,17 @@ struct Durable {
 }
 
 /// Runs the workload; returns the log and the durable files.
-fn workload(rec: &Arc<Recording>, steps: &[Step]) -> Vec<Durable> {
-    let fs = Filesystem::mount(Arc::clone(rec) as Arc<dyn BlockDevice>, opts()).unwrap();
+fn workload(rec: &Arc<Recording>, steps: &[Step], small_limits: bool, eager: bool) -> Vec<Durable> {
+    // Small limits: the cache evicts, transactions commit and checkpoints run all the time.
+    let mut o = if small_limits {
+        fs::MountOptions { cache_blocks: 16, pinned_blocks: 24, max_transaction_blocks: 8, ..opts() }
+    } else {
+        opts()
+    };
+    if eager {
+        o.commit_interval = std::time::Duration::ZERO; // the periodic commit before every operation
+    }
+    let fs = Filesystem::mount(Arc::clone(rec) as Arc<dyn BlockDevice>, o).unwrap();
     let sub = fs.mkdir(ROOT, b"sub", 0o755, 0, 0).unwrap().ino;
     let mut durable = Vec::new();
     let noise = |n: u8| format!("noise{n}").into_bytes();
@@ -221,13 +230,30 @@ fn check_state(img: Vec<u8>, durable: &[Durable], cut: usize, fsck: bool) {
     }
 }
 
-fn run(steps: &[Step], seed: u64) {
+fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: bool) {
     let dev = fresh_device(16 << 20, seed);
     let base = dev.image();
     let rec =
         Arc::new(Recording { live: MemoryDevice::from_image(base.clone()), log: Mutex::new(Vec::new()) });
-    let durable = workload(&rec, steps);
+    let durable = workload(&rec, steps, small_limits, eager);
     let log = rec.log.lock().unwrap().clone();
+    if eager {
+        // The journal is inode 8's blocks; count the log blocks written.
+        let vol = fs::volume::Volume::open(MemoryDevice::from_image(base.clone())).unwrap();
+        let j = vol.read_inode(8).unwrap();
+        let fs::volume::Mapping::Mapped { physical, len, .. } = vol.map_block(8, &j, 0).unwrap() else {
+            panic!()
+        };
+        let (lo, hi) = (physical * 4096, (physical + len) * 4096);
+        let logged: u64 = log
+            .iter()
+            .map(|r| match r {
+                Rec::Write { offset, data } if *offset >= lo && *offset < hi => data.len() as u64 / 4096,
+                _ => 0,
+            })
+            .sum();
+        assert!(logged > len, "{logged} log blocks written to a {len}-block journal: no wrap-around");
+    }
     if std::env::var("CRASH_DEBUG").is_ok() {
         for (i, r) in log.iter().enumerate() {
             match r {
@@ -246,7 +272,7 @@ fn run(steps: &[Step], seed: u64) {
         x
     };
     // Cuts: random ones, just after each fsync, and the end.
-    let mut cuts: Vec<usize> = (0..24).map(|_| (rnd() % (log.len() as u64 + 1)) as usize).collect();
+    let mut cuts: Vec<usize> = (0..cut_count).map(|_| (rnd() % (log.len() as u64 + 1)) as usize).collect();
     cuts.extend(durable.iter().map(|d| d.after));
     cuts.push(log.len());
     for (i, &cut) in cuts.iter().enumerate() {
@@ -263,8 +289,19 @@ proptest! {
 
     #[test]
     fn every_crash_state_mounts_and_keeps_what_fsync_covered(steps in proptest::collection::vec(step(), 1..40),
-                                                           seed in any::<u64>()) {
-        run(&steps, seed);
+                                                           seed in any::<u64>(), small_limits in any::<bool>()) {
+        run(&steps, seed, small_limits, 24, false);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, max_shrink_iters: 20, ..ProptestConfig::default() })]
+
+    /// Long, committing before every operation: the journal wraps around its log.
+    #[test]
+    fn long_workloads_wrap_the_journal_and_still_recover(steps in proptest::collection::vec(step(), 250..300),
+                                                        seed in any::<u64>()) {
+        run(&steps, seed, false, 12, true);
     }
 }
 

@@ -9,6 +9,7 @@ mod write_support;
 
 use std::sync::Arc;
 
+use fs::filesystem::MountOptions;
 use fs::filesystem::{RenameMode, XattrMode};
 use fs::{BlockDevice, Filesystem, FsError, MemoryDevice, ROOT};
 use model::{Kind, Model, R, compare};
@@ -82,6 +83,7 @@ struct World {
     dev: Arc<MemoryDevice>,
     fs: Option<Filesystem>,
     m: Model,
+    opts: MountOptions,
 }
 
 impl World {
@@ -97,7 +99,9 @@ impl World {
         } else {
             fs.unmount().unwrap();
         }
-        self.fs = Some(Filesystem::mount(Arc::clone(&self.dev) as Arc<dyn BlockDevice>, opts()).unwrap());
+        self.fs = Some(
+            Filesystem::mount(Arc::clone(&self.dev) as Arc<dyn BlockDevice>, self.opts.clone()).unwrap(),
+        );
         self.m.close_all();
     }
 
@@ -241,11 +245,17 @@ impl World {
     }
 }
 
-fn run(ops: &[Op]) {
+/// Options that make the cache evict, transactions commit and checkpoints run all the time.
+fn tiny() -> MountOptions {
+    MountOptions { cache_blocks: 16, pinned_blocks: 24, max_transaction_blocks: 8, ..opts() }
+}
+
+fn run(ops: &[Op], small_limits: bool) {
     let dev = fresh_device(64 << 20, 7);
-    let fs = mount(&dev);
+    let opts = if small_limits { tiny() } else { opts() };
+    let fs = Filesystem::mount(Arc::clone(&dev) as Arc<dyn BlockDevice>, opts.clone()).unwrap();
     let lpf = fs.lookup(ROOT, b"lost+found").unwrap().ino;
-    let mut w = World { dev, fs: Some(fs), m: Model::new(lpf) };
+    let mut w = World { dev, fs: Some(fs), m: Model::new(lpf), opts };
     for op in ops {
         w.apply(op);
     }
@@ -262,7 +272,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_file_system_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..80)) {
-        run(&ops);
+    fn the_file_system_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..80), small_limits in any::<bool>()) {
+        run(&ops, small_limits);
     }
 }

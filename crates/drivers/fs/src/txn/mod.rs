@@ -132,10 +132,10 @@ impl Txn {
         let mut buf = vec![0u8; self.bs];
         self.dev.read_at(block * self.bs as u64, &mut buf)?;
         let data = Arc::new(buf);
-        self.cache.set(block, Some(Entry { data: Arc::clone(&data), state: State::Clean }));
         if self.undo.is_none() {
-            self.cache.trim();
+            self.cache.trim(); // before the insert, so the block just read stays
         }
+        self.cache.set(block, Some(Entry { data: Arc::clone(&data), state: State::Clean }));
         Ok(data)
     }
 
