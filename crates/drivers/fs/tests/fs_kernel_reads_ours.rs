@@ -11,7 +11,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 
 use fs::ROOT;
-use fs::filesystem::XattrMode;
+use fs::filesystem::{SetAttr, Timestamp, XattrMode};
+use fs::ondisk::inode::mode;
 use fs::volume::Volume;
 use write_support::*;
 
@@ -117,6 +118,13 @@ fn the_kernel_reads_what_we_wrote() {
     fs.setxattr(f1, b"user.small", b"tiny", XattrMode::Set).unwrap();
     fs.setxattr(f1, b"user.large", &[b'v'; 2000], XattrMode::Set).unwrap();
     fs.setxattr(a.ino, b"trusted.dir", b"on a directory", XattrMode::Set).unwrap();
+    // Nanosecond times, a device node, a FIFO.
+    let when = Timestamp { secs: 1_500_000_000, nanos: 123_456_789 };
+    fs.setattr(f1, &SetAttr { mtime: Some(when), ..SetAttr::default() }).unwrap();
+    fs.mknod(ROOT, b"null", mode::S_IFCHR | 0o666, (1 << 8) | 3, 0, 0).unwrap();
+    fs.mknod(ROOT, b"fifo", mode::S_IFIFO | 0o644, 0, 0, 0).unwrap();
+    add(&mut dirs, "", "null");
+    add(&mut dirs, "", "fifo");
     fs.unmount().unwrap();
 
     assert_fsck_file(&img, test);
@@ -166,6 +174,10 @@ fn the_kernel_reads_what_we_wrote() {
     assert!(buf.iter().all(|&x| x == 0));
     assert!(f.metadata().unwrap().blocks() <= 48, "the hole takes no space");
     drop(f);
+    let m1 = std::fs::metadata(m.path("file1")).unwrap();
+    assert_eq!((m1.mtime(), m1.mtime_nsec()), (1_500_000_000, 123_456_789));
+    assert_eq!(std::fs::metadata(m.path("null")).unwrap().rdev(), (1 << 8) | 3);
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::metadata(m.path("fifo")).unwrap().file_type()));
     // xattrs.
     if have("getfattr") {
         assert_eq!(getfattr(&m.path("file1"), "user.small").unwrap(), b"tiny");

@@ -72,6 +72,12 @@ fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
     // Our changes.
     let fs = mount_file(&img);
     let k = fs.lookup(ROOT, b"k").unwrap().ino;
+    // The kernel's htree directory, listed and searched before we change it.
+    let listed = list(&fs, k);
+    assert_eq!(listed.len(), KERNEL_FILES + 1);
+    for (name, ino) in listed.iter().step_by(97) {
+        assert_eq!(fs.lookup(k, name).unwrap().ino, *ino);
+    }
     let f10 = fs.lookup(k, b"file-00010").unwrap().ino;
     let more = pattern(99, 70_000);
     let at = fs.getattr(f10).unwrap().size;

@@ -64,6 +64,9 @@ impl Inner {
             return Err(FsError::NotFound { dir: src_dir, name: shown(src_name) });
         };
         let dst = self.dir_lookup(dst_dir, dst_name)?;
+        if how == RenameMode::NoReplace && dst.is_some() {
+            return Err(FsError::Exists { dir: dst_dir, name: shown(dst_name) });
+        }
         if dst == Some(src) {
             return Ok(None); // two names of one inode: nothing to do
         }

@@ -195,6 +195,9 @@ impl Model {
     pub fn rename(&mut self, sd: u32, sn: &[u8], dd: u32, dn: &[u8], how: RenameMode) -> R {
         let Some(&src) = self.entries(sd).get(sn) else { return Err(errno::ENOENT) };
         let dst = self.entries(dd).get(dn).copied();
+        if how == RenameMode::NoReplace && dst.is_some() {
+            return Err(errno::EEXIST);
+        }
         if dst == Some(src) {
             return Ok(());
         }
