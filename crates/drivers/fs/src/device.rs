@@ -98,6 +98,53 @@ impl BlockDevice for MemoryDevice {
     }
 }
 
+/// A device backed by a file (an image, or a block device node): positioned reads and
+/// writes, and `fdatasync` as the flush.
+#[derive(Debug)]
+pub struct FileDevice {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl FileDevice {
+    /// Opens `path` for reading and writing.
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<FileDevice> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(FileDevice { file, size })
+    }
+
+    fn err(op: &'static str, offset: u64, len: usize, e: std::io::Error) -> DeviceIoError {
+        DeviceIoError { op, offset, len, reason: e.to_string() }
+    }
+}
+
+impl BlockDevice for FileDevice {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceIoError> {
+        use std::os::unix::fs::FileExt;
+        if offset.checked_add(buf.len() as u64).is_none_or(|e| e > self.size) {
+            return Err(DeviceIoError { op: "read", offset, len: buf.len(), reason: "past the end".into() });
+        }
+        self.file.read_exact_at(buf, offset).map_err(|e| Self::err("read", offset, buf.len(), e))
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceIoError> {
+        use std::os::unix::fs::FileExt;
+        if offset.checked_add(buf.len() as u64).is_none_or(|e| e > self.size) {
+            return Err(DeviceIoError { op: "write", offset, len: buf.len(), reason: "past the end".into() });
+        }
+        self.file.write_all_at(buf, offset).map_err(|e| Self::err("write", offset, buf.len(), e))
+    }
+
+    fn flush(&self) -> Result<(), DeviceIoError> {
+        self.file.sync_data().map_err(|e| Self::err("flush", 0, 0, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,12 +172,22 @@ impl Journal {
 
     /// Log blocks a transaction needs: descriptors, copies, revoke blocks, commit.
     pub fn log_blocks_needed(&self, tx: &Transaction) -> u64 {
+        self.log_blocks_for(tx.block_count(), tx.revoke_count())
+    }
+
+    /// Log blocks a transaction of `blocks` block images and `revokes` revokes needs.
+    pub fn log_blocks_for(&self, blocks: usize, revokes: usize) -> u64 {
         let bs = self.area.block_size();
         let per_desc = Descriptor::capacity(&self.sb.features, bs).max(1) as u64;
         let per_revoke = RevokeBlock::capacity(&self.sb.features, bs).max(1) as u64;
-        let n = tx.block_count() as u64;
-        let r = tx.revoke_count() as u64;
+        let n = blocks as u64;
+        let r = revokes as u64;
         n.div_ceil(per_desc) + n + r.div_ceil(per_revoke) + 1
+    }
+
+    /// Log blocks of the whole circular log (the most one transaction can take).
+    pub fn capacity(&self) -> u32 {
+        self.ring.len()
     }
 
     /// Commits `tx` with no ordered data.
