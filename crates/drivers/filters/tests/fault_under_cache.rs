@@ -85,3 +85,52 @@ fn failed_writes_and_flushes_below_the_cache_are_never_reported_as_durable() {
         run(seed);
     }
 }
+
+/// `op=flush,nth=3` under a write-back cache fails the third flush a client sends, not
+/// the third flush to reach the filter: the cache's eager write-behind sends `NoSync`
+/// flushes of its own after small writes into a clean cache, which only `flushes=all`
+/// counts.
+#[test]
+fn nth_flush_counts_client_flushes_unless_asked_to_count_all() {
+    let stack = |extra: &[(&str, &str)]| {
+        let disk = CrashDisk::new(&CrashDiskOptions {
+            size: Some((BLOCK * BLOCKS) as u64),
+            sector_size: Some(512),
+            ..Default::default()
+        })
+        .unwrap();
+        let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
+        let mut params = vec![("op", "flush"), ("nth", "3")];
+        params.extend_from_slice(extra);
+        let fault = Fault::create("fault", FaultOptions::from_params(params).unwrap(), &bottom).unwrap();
+        let cache_options = CacheOptions {
+            size: 32 * BLOCK as u64,
+            lazy_interval: std::time::Duration::from_secs(3600),
+            ..CacheOptions::default()
+        };
+        let top = Cache::create("cache", cache_options, &fault).unwrap();
+        let io = IoManager::new();
+        io.register("d", &top).unwrap();
+        let h = io.open("d", Access::READ_WRITE).unwrap();
+        // A small write into a clean cache, then a client flush, five times over: each
+        // write is written behind eagerly with a NoSync flush of the cache's own.
+        let results: Vec<bool> = (0..5)
+            .map(|i| {
+                h.write(i * BLOCK as u64, &[i as u8 + 1; 512]).unwrap();
+                h.flush_buffers().is_ok()
+            })
+            .collect();
+        let counts = fault.driver_as::<Fault>().unwrap().control().counts(MajorFunction::FlushBuffers);
+        (results, counts)
+    };
+
+    let (results, counts) = stack(&[]);
+    assert_eq!(results, [true, true, false, true, true], "the third client flush fails");
+    assert_eq!(counts.failed, 1);
+    assert!(counts.seen > counts.matched, "NoSync flushes passed unnumbered: {counts:?}");
+
+    let (results, counts) = stack(&[("flushes", "all")]);
+    assert_eq!(counts.failed, 1);
+    assert_eq!(counts.seen, counts.matched, "flushes=all numbers every flush: {counts:?}");
+    assert!(results.iter().filter(|ok| !**ok).count() <= 1, "{results:?}");
+}

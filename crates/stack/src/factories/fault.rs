@@ -37,6 +37,13 @@ pub const FAULT: DriverFactory = DriverFactory {
             default: None,
             help: "drop: complete flushes without forwarding them (a lie, for testing applications)",
         },
+        ParamDoc {
+            key: "flushes",
+            kind: ParamKind::Enum(&["sync", "all"]),
+            default: Some("sync"),
+            help: "which flushes op=flush sees: sync (those that sync the device: client flushes), \
+                   all (also a cache's own NoSync write-behind flushes)",
+        },
         ParamDoc { key: "rate", kind: ParamKind::Str, default: Some("1"), help: "probability (0.1 or 10%)" },
         ParamDoc { key: "nth", kind: ParamKind::U64, default: None, help: "only the Nth matching request" },
         ParamDoc {
