@@ -101,7 +101,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let manager = Arc::new(IoManager::new());
     let server = Server::bind(config, Arc::clone(&manager)).map_err(|e| match e {
         ServerError::Stack { name, source } => {
-            anyhow!("the stack of export {name:?} is not valid:\n{source}")
+            anyhow!("export {name:?}: its stack cannot be built:\n{source}")
         }
         e => anyhow!("{e}"),
     })?;

@@ -440,8 +440,11 @@ fn bad_input_gives_clear_errors() {
     // An existing file that is not a whole number of sectors: the tail is left out.
     let odd = dir.path().join("odd.img");
     std::fs::write(&odd, vec![3; 1000]).unwrap();
-    let (_io, _dev, h) = open(FileDiskOptions::new(&odd));
-    assert_eq!(h.query_size(), Ok(512));
+    {
+        // Closed at the end of the block: the image is locked while a disk has it open.
+        let (_io, _dev, h) = open(FileDiskOptions::new(&odd));
+        assert_eq!(h.query_size(), Ok(512));
+    }
     let empty = dir.path().join("empty.img");
     std::fs::write(&empty, b"").unwrap();
     let err = FileDisk::create("bad", FileDiskOptions::new(&empty)).unwrap_err();

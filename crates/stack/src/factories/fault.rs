@@ -29,7 +29,7 @@ pub const FAULT: DriverFactory = DriverFactory {
             key: "delay",
             kind: ParamKind::Duration,
             default: None,
-            help: "delay matching requests instead of failing them",
+            help: "delay matching requests instead of failing them (at most 1h)",
         },
         ParamDoc {
             key: "flush",

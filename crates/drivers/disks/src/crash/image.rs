@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::CrashDiskError;
+use crate::locking::Locking;
 
 /// Where the crash disk's durable data lives.
 #[derive(Debug)]
@@ -29,8 +30,13 @@ impl DurableImage {
         DurableImage::Memory(vec![0; usize::try_from(size).expect("image fits in memory")])
     }
 
-    /// Opens `path`, creating it (sparse, `size` bytes) when missing.
-    pub fn open_file(path: &Path, size: Option<u64>) -> Result<DurableImage, CrashDiskError> {
+    /// Opens `path`, creating it (sparse, `size` bytes) when missing, and locks it
+    /// exclusively unless `locking` is off ([`crate::locking`]).
+    pub fn open_file(
+        path: &Path,
+        size: Option<u64>,
+        locking: Locking,
+    ) -> Result<DurableImage, CrashDiskError> {
         let err = |source| CrashDiskError::Image { path: path.to_owned(), source };
         let exists = path.exists();
         if !exists && size.is_none() {
@@ -38,6 +44,7 @@ impl DurableImage {
         }
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)?;
+        crate::locking::lock(&file, path, crate::locking::Mode::Write, locking)?;
         let mut len = file.metadata().map_err(err)?.len();
         if let Some(size) = size
             && (!exists || len < size)
@@ -90,6 +97,14 @@ impl DurableImage {
         match self {
             DurableImage::Memory(_) => Ok(()),
             DurableImage::File { file, .. } => file.sync_data(),
+        }
+    }
+
+    /// Drops the image lock: after a crash nothing writes the image any more, and the
+    /// next "boot" (another disk, another process) may open it.
+    pub fn unlock(&self) {
+        if let DurableImage::File { file, .. } = self {
+            crate::locking::unlock(file);
         }
     }
 

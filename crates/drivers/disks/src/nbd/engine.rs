@@ -116,7 +116,7 @@ impl Writer {
     /// their last flush first.
     fn flush_connection(&mut self) -> Result<Option<Arc<Connection>>, Status> {
         self.retire_current();
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         while self.retired.iter().any(|c| !c.settled()) && Instant::now() < deadline {
             self.wait(Duration::from_millis(10), true);
         }
@@ -198,7 +198,7 @@ impl Writer {
     /// The end: serve what is queued and wait for replies, disconnect softly, then
     /// hard; each wait bounded by the timeout.
     fn finish(mut self) {
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         loop {
             while let Some(request) = self.try_next() {
                 self.serve(request);
@@ -218,7 +218,7 @@ impl Writer {
         for c in &conns {
             c.close();
         }
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         while conns.iter().any(|c| !c.settled()) && Instant::now() < deadline {
             self.wait(Duration::from_millis(10), true);
         }
@@ -230,4 +230,11 @@ impl Writer {
             request.irp.complete(Status::CONNECTION_RESET);
         }
     }
+}
+
+/// `now + after`, or the far future when that does not fit in an `Instant` (a timeout of
+/// centuries, given in code: the spec parser refuses more than a year).
+fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after).or_else(|| now.checked_add(irp::units::MAX_DURATION)).unwrap_or(now)
 }

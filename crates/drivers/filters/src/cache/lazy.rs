@@ -59,9 +59,9 @@ impl Control {
 /// Blocks per write-behind batch under pressure.
 const PRESSURE_BATCH: usize = 1024;
 
-/// Starts the lazy writer thread for `inner`; it holds only a weak reference and ends
-/// when the cache is stopped or dropped.
-pub(super) fn start(inner: &Arc<Inner>) {
+/// Starts the lazy writer thread for `inner`; it holds a weak reference between its
+/// rounds and ends when the cache is stopped or dropped (the cache's drop joins it).
+pub(super) fn start(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let interval = inner.options.lazy_interval;
     let share = inner.options.lazy_share as usize;
@@ -121,8 +121,12 @@ pub(super) fn start(inner: &Arc<Inner>) {
             }
         }
     });
-    if let Err(e) = spawned {
-        inner.lazy.alive.store(false, Ordering::Release);
-        tracing::error!("cache: cannot start the lazy writer: {e}; flushes are served by their callers");
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            inner.lazy.alive.store(false, Ordering::Release);
+            tracing::error!("cache: cannot start the lazy writer: {e}; flushes are served by their callers");
+            None
+        }
     }
 }

@@ -183,6 +183,9 @@ pub(crate) struct Inner {
 /// The cache driver.
 pub struct Cache {
     inner: Arc<Inner>,
+    /// The lazy writer, joined when the cache goes: it may hold `inner` (and so the disk
+    /// below, and the disk's image lock) for the length of a pass.
+    lazy_writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -235,10 +238,10 @@ impl Cache {
             counters: CacheCounters::default(),
         });
         // Also in write-through mode: it runs the queued flushes' rounds.
-        lazy::start(&inner);
+        let lazy_writer = lazy::start(&inner);
         let device = DeviceBuilder::new(name)
             .characteristics(characteristics)
-            .attach(Cache { inner: Arc::clone(&inner) }, &lower)?;
+            .attach(Cache { inner: Arc::clone(&inner), lazy_writer }, &lower)?;
         Ok(device)
     }
 
@@ -255,8 +258,16 @@ impl Cache {
 }
 
 impl Drop for Cache {
+    /// Stops the lazy writer and waits for it (unless this runs on it), so that the
+    /// stack below is gone when the cache is: its disk closed, its image unlocked.
     fn drop(&mut self) {
         self.inner.lazy.stop();
+        if let Some(thread) = self.lazy_writer.take()
+            && thread.thread().id() != std::thread::current().id()
+            && thread.join().is_err()
+        {
+            tracing::error!("cache: the lazy writer panicked");
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub enum FaultError {
     Device(#[from] irp::DeviceError),
 }
 
+/// The longest `delay=` [`FaultOptions::from_params`] accepts.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
 /// The keys [`FaultOptions::from_params`] accepts.
 pub const KEYS: &[&str] =
     &["op", "ops", "error", "delay", "flush", "flushes", "rate", "nth", "after", "trigger", "seed"];
@@ -344,7 +347,13 @@ impl FaultOptions {
                     let reason = format!("unknown errno name (accepted: {})", names.join(", "));
                     error = Some(status_for_errno_name(value).ok_or_else(|| bad(&reason))?);
                 }
-                "delay" => delay = Some(parse_duration(value).map_err(|r| bad(&r))?),
+                "delay" => {
+                    let d = parse_duration(value).map_err(|r| bad(&r))?;
+                    if d > MAX_DELAY {
+                        return Err(bad("at most 1h: a delay sleeps in the sender's thread"));
+                    }
+                    delay = Some(d);
+                }
                 "flush" if value.eq_ignore_ascii_case("drop") => drop_flush = true,
                 "flush" => {
                     return Err(bad("only flush=drop exists; to fail flushes write op=flush error=EIO"));
