@@ -85,11 +85,20 @@ fn a_crash_frees_the_crash_disks_image() {
     drop((disk, next_boot));
 }
 
-/// qemu-nbd, writing, on `path`: started, and waited for until its socket exists.
+/// qemu-nbd, writing, on `path`: started, and waited for until it holds its locks (it
+/// may create its socket first).
 fn qemu_nbd(dir: &Path, path: &Path) -> Server {
+    use std::os::unix::fs::MetadataExt;
     let socket = dir.join("qemu.sock");
     let args = ["-f", "raw", "-k", socket.to_str().unwrap(), path.to_str().unwrap()];
-    Server::start("qemu-nbd", &args, &socket, &socket)
+    let server = Server::start("qemu-nbd", &args, &socket, &socket);
+    let inode = format!(":{} ", std::fs::metadata(path).unwrap().ino());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string("/proc/locks").unwrap().lines().any(|l| l.contains(&inode)) {
+        assert!(Instant::now() < deadline, "qemu-nbd took no lock on the image");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server
 }
 
 #[test]

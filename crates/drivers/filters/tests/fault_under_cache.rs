@@ -134,3 +134,57 @@ fn nth_flush_counts_client_flushes_unless_asked_to_count_all() {
     assert_eq!(counts.seen, counts.matched, "flushes=all numbers every flush: {counts:?}");
     assert!(results.iter().filter(|ok| !**ok).count() <= 1, "{results:?}");
 }
+
+/// A panic in the cache's lazy writer fails the flushes queued for it with
+/// STATUS_INTERNAL_ERROR — nobody is left waiting for a round that will never run — and
+/// later flushes run their rounds in their callers' threads.
+#[test]
+fn a_panic_in_the_lazy_writer_fails_its_queued_flushes_and_later_ones_still_work() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let disk = CrashDisk::new(&CrashDiskOptions {
+        size: Some((BLOCK * BLOCKS) as u64),
+        sector_size: Some(512),
+        ..Default::default()
+    })
+    .unwrap();
+    let bottom = CrashDisk::create("crash", Arc::clone(&disk)).unwrap();
+    // Flushes below the cache take a second: the first flush's round is still running
+    // when the second one arrives, which then queues for the lazy writer.
+    let slow = FaultOptions::from_params([("op", "flush"), ("delay", "1s"), ("nth", "1")]).unwrap();
+    let fault = Fault::create("slow-flush", slow, &bottom).unwrap();
+    let cache_options = CacheOptions { size: 32 * BLOCK as u64, ..CacheOptions::default() };
+    let name = "panicky-lazy-writer";
+    let top = Cache::create(name, cache_options, &fault).unwrap();
+    let io = IoManager::new();
+    io.register("d", &top).unwrap();
+    let h = Arc::new(io.open("d", Access::READ_WRITE).unwrap());
+    irp::testing::panics::arm("cache-lazy-writer", name, 1);
+
+    let (tx, rx) = mpsc::channel();
+    let first = {
+        let (h, tx) = (Arc::clone(&h), tx.clone());
+        std::thread::spawn(move || tx.send(("first", h.flush_buffers())).unwrap())
+    };
+    let control = Arc::clone(fault.driver_as::<Fault>().unwrap().control());
+    while control.counts(MajorFunction::FlushBuffers).delayed == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The first flush's round is inside the lower flush's delay: this one queues.
+    let second = h.new_irp(MajorFunction::FlushBuffers);
+    let second_tx = tx.clone();
+    h.submit(second, move |done| second_tx.send(("second", done.status().ok())).unwrap());
+    let mut results = std::collections::HashMap::new();
+    for _ in 0..2 {
+        let (which, result) = rx.recv_timeout(Duration::from_secs(30)).expect("no flush is left waiting");
+        results.insert(which, result);
+    }
+    first.join().unwrap();
+    assert_eq!(results["first"], Ok(()), "the round that ran succeeded");
+    assert_eq!(results["second"], Err(irp::Status::INTERNAL_ERROR), "the queued flush failed");
+    assert_eq!(irp::testing::panics::pending("cache-lazy-writer", name), 0, "the panic fired");
+    h.write(0, &[5; 512]).unwrap();
+    h.flush_buffers().expect("later flushes run without the lazy writer");
+    assert!(disk.unflushed().is_empty(), "and reached the disk");
+}

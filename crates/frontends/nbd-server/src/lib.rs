@@ -18,6 +18,14 @@
 //!   across the server ([`Limits::max_server_bytes_in_flight`]); transfer buffers are
 //!   reused within a connection, and the buffers kept for reuse by all connections
 //!   together are capped (16 MiB), so that memory does not grow with the connections.
+//! - **Slots**: the whole handshake has a deadline ([`Limits::handshake_timeout`], 10 s),
+//!   connections still in the handshake have a bound of their own
+//!   ([`Limits::max_handshakes`]) within [`Limits::max_connections`], and at that limit a
+//!   new client takes the place of the connection idle longest (nothing in flight for
+//!   [`Limits::evict_idle_after`]); [`Limits::idle_timeout`] optionally closes idle
+//!   connections. Every refusal and eviction is logged with its reason.
+//! - **Panics**: a panic in a connection's thread closes that connection only; the
+//!   request it held is answered `EIO` if the socket still takes it.
 //!
 //! | NBD request | IRP on the export's stack |
 //! |---|---|

@@ -172,6 +172,50 @@ impl Server {
     }
 }
 
+/// Whether a new connection may be served: within the handshake bound, and within the
+/// connection bound — if need be by closing the connection idle longest. Every refusal
+/// and every eviction is logged with its reason.
+fn make_room(ctx: &Context, registry: &Registry, peer: &str) -> bool {
+    let limits = &ctx.limits;
+    let counts = registry.counts();
+    if counts.handshaking >= limits.max_handshakes {
+        tracing::warn!(
+            peer,
+            "refusing the connection: {} connections are still in the handshake (at most {}; \
+             each may take {:?})",
+            counts.handshaking,
+            limits.max_handshakes,
+            limits.handshake_timeout
+        );
+        return false;
+    }
+    if counts.total < limits.max_connections {
+        return true;
+    }
+    match registry.evict_idle(limits.evict_idle_after) {
+        Some((victim, idle)) => {
+            tracing::warn!(
+                peer,
+                victim,
+                "{} connections are open (the limit): closing the one idle longest ({victim}, idle for \
+                 {idle:.1?}, nothing in flight) to make room",
+                counts.total
+            );
+            true
+        }
+        None => {
+            tracing::warn!(
+                peer,
+                "refusing the connection: {} connections are open (the limit), none of them idle for \
+                 {:?}",
+                counts.total,
+                limits.evict_idle_after
+            );
+            false
+        }
+    }
+}
+
 fn accept_until_stopped(
     ctx: &Arc<Context>,
     listeners: &[Listener],
@@ -198,9 +242,7 @@ fn accept_until_stopped(
                     Ok((stream, peer)) => {
                         next_id += 1;
                         let peer = format!("{peer} #{next_id}");
-                        let max = ctx.limits.max_connections;
-                        if registry.len() >= max {
-                            tracing::warn!(peer, "refusing the connection: {max} connections are open");
+                        if !make_room(ctx, registry, &peer) {
                             continue;
                         }
                         if let Err(e) = registry.spawn(next_id, stream, peer.clone(), ctx) {

@@ -107,6 +107,31 @@ fn a_crashed_disk_answers_eio() {
     let _ = server.stop();
 }
 
+/// A panic in a connection's thread (injected while it starts a read) leaves nobody
+/// waiting: that client gets EIO for the request or sees the connection close, the
+/// server goes on serving others, and it still stops cleanly.
+#[test]
+fn a_panic_in_a_connection_thread_closes_only_that_connection() {
+    let mut server =
+        Running::start(vec![export("panicky-connection", "memory(size=1M)"), export("", "memory(size=1M)")]);
+    let mut other = RawClient::open(server.socket(), "", false).unwrap();
+    let mut victim = RawClient::open(server.socket(), "panicky-connection", false).unwrap();
+    assert_eq!(victim.write(0, &[3; 4096], false).unwrap(), 0);
+    irp::testing::panics::arm("nbd-server-connection", "panicky-connection", 1);
+    match victim.read(0, 4096) {
+        Ok(Err(error)) => assert_eq!(error, EIO, "the request in the panicking thread"),
+        Ok(Ok(_)) => panic!("the read succeeded: no panic was injected"),
+        Err(_) => {} // the connection closed before the reply went out
+    }
+    assert!(victim.is_closed(), "the connection is closed");
+    assert_eq!(irp::testing::panics::pending("nbd-server-connection", "panicky-connection"), 0);
+    assert_eq!(other.write(0, &[4; 4096], false).unwrap(), 0, "other connections go on");
+    let mut again = RawClient::open(server.socket(), "panicky-connection", false).unwrap();
+    assert_eq!(again.read(0, 4096).unwrap(), Ok(vec![3; 4096]), "and new ones are served");
+    drop((other, again));
+    server.stop().unwrap();
+}
+
 #[test]
 fn protocol_violations_close_only_that_connection() {
     let mut server = Running::start(vec![export("", "memory(size=1M)")]);

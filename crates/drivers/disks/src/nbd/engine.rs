@@ -48,6 +48,9 @@ impl Writer {
     fn next(&self) -> Option<Request> {
         let mut q = self.shared.lock();
         loop {
+            if !q.requests.is_empty() {
+                irp::testing::panics::panic_point("nbd-client-writer", &self.shared.name);
+            }
             if let Some(request) = q.requests.pop_front() {
                 return Some(request);
             }
@@ -228,6 +231,27 @@ impl Writer {
         }
         while let Some(request) = self.try_next() {
             request.irp.complete(Status::CONNECTION_RESET);
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// The writer thread unwinds (it panicked): no request may be left waiting. What is
+    /// queued fails, later requests are refused, and the connections are dropped, so that
+    /// their readers fail what is in flight.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        tracing::error!(uri = %self.shared.uri, "{}: the NBD writer thread panicked; its requests fail with STATUS_INTERNAL_ERROR", self.shared.name);
+        for c in self.current.iter().chain(&self.retired) {
+            c.shut_down();
+        }
+        for request in self.shared.writer_died() {
+            // A completion routine that panics too must not turn this into an abort.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                request.irp.complete(Status::INTERNAL_ERROR);
+            }));
         }
     }
 }

@@ -56,6 +56,34 @@ impl Control {
     }
 }
 
+/// If the lazy writer unwinds (it panicked), no flush may be left waiting for it: it is
+/// marked gone — later flushes run their rounds in their callers' threads — and the
+/// flushes queued for it fail with `STATUS_INTERNAL_ERROR`. (A flush whose round was
+/// under way completes as its IRP is dropped: with the same status.)
+struct FailOnPanic(Weak<Inner>);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Some(inner) = self.0.upgrade() else { return };
+        tracing::error!(cache = %inner.name, "cache: the lazy writer panicked; its queued flushes fail with STATUS_INTERNAL_ERROR");
+        {
+            let _stopped = inner.lazy.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+            inner.lazy.alive.store(false, Ordering::Release);
+        }
+        inner.lazy.flushes.store(false, Ordering::Release);
+        // A completion routine that panics too must not turn this into an abort.
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            inner.fail_queued_flushes(irp::Status::INTERNAL_ERROR);
+        }));
+        if failed.is_err() {
+            tracing::error!(cache = %inner.name, "cache: failing the queued flushes panicked too");
+        }
+    }
+}
+
 /// Blocks per write-behind batch under pressure.
 const PRESSURE_BATCH: usize = 1024;
 
@@ -67,6 +95,7 @@ pub(super) fn start(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
     let share = inner.options.lazy_share as usize;
     inner.lazy.alive.store(true, Ordering::Release);
     let spawned = std::thread::Builder::new().name("cache-lazy-writer".into()).spawn(move || {
+        let _guard = FailOnPanic(weak.clone());
         let mut last_pass = Instant::now();
         loop {
             let Some(inner) = weak.upgrade() else { return };
@@ -89,6 +118,7 @@ pub(super) fn start(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
                 *stopped
             };
             if lazy.flushes.swap(false, Ordering::AcqRel) {
+                irp::testing::panics::panic_point("cache-lazy-writer", &inner.name);
                 inner.run_queued_flushes();
             }
             if stopped {

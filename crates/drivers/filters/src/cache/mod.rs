@@ -168,6 +168,8 @@ pub struct CacheCounts {
 }
 
 pub(crate) struct Inner {
+    /// The cache device's name (for messages).
+    name: String,
     options: CacheOptions,
     lower: DeviceRef,
     info: DiskInfo,
@@ -227,6 +229,7 @@ impl Cache {
         }
         let store = Store::new(block as usize, options.size);
         let inner = Arc::new(Inner {
+            name: name.to_owned(),
             info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
             options,
             lower: Arc::clone(&lower),
@@ -392,6 +395,18 @@ impl Inner {
             self.run_queued_flushes();
         }
         flush::completing(|| complete_flush(irp, status))
+    }
+
+    /// Fails the flushes queued now with `status` without running a round (the lazy
+    /// writer that was to run them panicked); the queue is idle at once, so flushes that
+    /// arrive meanwhile lead rounds of their own.
+    pub(super) fn fail_queued_flushes(&self, status: Status) {
+        let group = self.flushes.abandon();
+        flush::completing(|| {
+            for irp in group {
+                irp.complete(status);
+            }
+        });
     }
 
     /// Runs rounds for the queued flushes until none is left (the queue is then idle).

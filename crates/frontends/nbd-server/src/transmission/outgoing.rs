@@ -168,6 +168,7 @@ impl Ticket {
     /// Waits for room on the connection and on the server, then takes a place for a
     /// request of `bytes`.
     pub(crate) fn acquire(shared: &Arc<Shared>, cookie: u64, bytes: usize) -> Ticket {
+        shared.state.request_started();
         shared.inflight.acquire(bytes);
         Ticket { shared: Arc::clone(shared), cookie, bytes, answered: false }
     }
@@ -197,6 +198,7 @@ impl Drop for Ticket {
             self.shared.writer.send(Outgoing::encode(self.cookie, reply, structured, None));
         }
         self.shared.inflight.release(self.bytes);
+        self.shared.state.request_done();
     }
 }
 
