@@ -83,3 +83,59 @@ fn a_second_server_on_the_same_image_is_refused() {
     let second = start(dir.path(), stack, "b.sock");
     assert!(second.signal_and_wait("TERM").success());
 }
+
+/// A client that fills its socket with read requests and never reads the replies.
+fn never_reads(socket: &Path) -> raw_client::RawClient {
+    use nbd::consts::CMD_READ;
+    use nbd::transmission::RequestHeader;
+    let mut client = raw_client::RawClient::open(socket, "", false).unwrap();
+    for cookie in 0..64 {
+        let header = RequestHeader { flags: 0, command: CMD_READ, cookie, offset: 0, length: 1 << 20 };
+        if client.send(header, &[]).is_err() {
+            break;
+        }
+    }
+    client
+}
+
+/// SIGTERM with a client that never reads its replies: the server stops on time (not
+/// after the 60 s reply timeout), and the image holds every acknowledged write — those
+/// flushed, and those the cache wrote back at the stop.
+#[test]
+fn sigterm_stops_on_time_whatever_clients_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "cache(size=32M) / file(path=y.img,size=64M)", "nbd.sock");
+    let socket = server.socket.clone().unwrap();
+    let mut writer = raw_client::RawClient::open(&socket, "", false).unwrap();
+    assert_eq!(writer.write(0, &[0xa1; 1 << 20], false).unwrap(), 0);
+    assert_eq!(writer.flush().unwrap(), 0);
+    assert_eq!(writer.write(8 << 20, &[0xb2; 64 << 10], false).unwrap(), 0, "acknowledged, not flushed");
+    let _stuck = [never_reads(&socket), never_reads(&socket)];
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = server.signal_and_wait("TERM");
+    let took = started.elapsed();
+    assert!(status.success(), "{status}");
+    // The stop's grace is 2 s; the old stop waited out the 60 s reply timeout.
+    assert!(took < std::time::Duration::from_secs(20), "the stop took {took:?}");
+    let image = std::fs::read(dir.path().join("data/y.img")).unwrap();
+    assert!(image[..1 << 20].iter().all(|&b| b == 0xa1), "the flushed write is on disk");
+    assert!(image[8 << 20..(8 << 20) + (64 << 10)].iter().all(|&b| b == 0xb2), "the cache was written back");
+}
+
+/// A second signal during the stop exits at once and says what it abandons.
+#[test]
+fn a_second_signal_says_what_it_abandons() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "cache(size=32M) / memory(size=64M)", "nbd.sock");
+    let socket = server.socket.clone().unwrap();
+    let _stuck = never_reads(&socket);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = server.pid().to_string();
+    let term = || assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    term();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (status, stderr) = server.signal_and_collect("TERM");
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(stderr.contains("second signal") && stderr.contains("abandoning"), "{stderr}");
+}

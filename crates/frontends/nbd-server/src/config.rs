@@ -134,6 +134,11 @@ pub struct Limits {
     /// How long writing one reply may block (a client that stops reading its replies);
     /// after that the connection is closed.
     pub reply_timeout: Duration,
+    /// How long a stop waits for the connections to answer what they have in flight;
+    /// then those whose clients do not read their replies are closed (their replies
+    /// dropped; the requests still complete on the stacks, and the caches are written
+    /// back after). So a stop takes about this long, whatever clients do.
+    pub stop_grace: Duration,
 }
 
 impl Default for Limits {
@@ -149,6 +154,7 @@ impl Default for Limits {
             idle_timeout: None,
             evict_idle_after: Duration::from_secs(30),
             reply_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(2),
         }
     }
 }

@@ -159,21 +159,54 @@ impl Registry {
     }
 
     /// Stops every connection: no more requests are read (the reader sees end of file),
-    /// requests in flight are answered, handles closed. Returns when all threads ended.
-    pub(crate) fn stop_all(&self) {
-        let threads: Vec<JoinHandle<()>> = self
+    /// requests in flight are answered, handles closed. Connections that have not
+    /// finished after `grace` — their clients do not read their replies — are closed:
+    /// their unsent replies are dropped, and their requests still complete on the stacks
+    /// (so a cache still holds every write it acknowledged to write back). Returns when
+    /// all threads ended.
+    pub(crate) fn stop_all(&self, grace: Duration) {
+        let threads: Vec<(u64, JoinHandle<()>)> = self
             .lock()
-            .values_mut()
-            .filter_map(|live| {
+            .iter_mut()
+            .filter_map(|(id, live)| {
                 live.control.shutdown(Shutdown::Read);
-                live.thread.take()
+                live.thread.take().map(|t| (*id, t))
             })
             .collect();
-        for thread in threads {
+        let deadline = Instant::now().checked_add(grace).unwrap_or_else(Instant::now);
+        while threads.iter().any(|(_, t)| !t.is_finished()) && Instant::now() < deadline {
+            crate::sys::set_stopping(self.describe("answering the requests in flight"));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stuck: Vec<u64> = threads.iter().filter(|(_, t)| !t.is_finished()).map(|(id, _)| *id).collect();
+        if !stuck.is_empty() {
+            tracing::warn!(
+                "{} of the connections did not finish within {grace:?} of the stop (their clients do \
+                 not read their replies): closing them; their unsent replies are dropped, their \
+                 requests still complete on the stacks",
+                stuck.len()
+            );
+            let live = self.lock();
+            for id in &stuck {
+                if let Some(l) = live.get(id) {
+                    l.control.shutdown(Shutdown::Both);
+                }
+            }
+        }
+        crate::sys::set_stopping(self.describe("waiting for the requests of closed connections to complete"));
+        for (_, thread) in threads {
             if thread.join().is_err() {
                 tracing::error!("a connection thread panicked");
             }
         }
+    }
+
+    /// `doing` on how many connections with how many requests in flight.
+    fn describe(&self, doing: &str) -> String {
+        let live = self.lock();
+        let busy: usize = live.values().map(|l| l.state.busy.load(Ordering::Relaxed)).sum();
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        format!("{doing}: {} on {}", plural(busy, "request"), plural(live.len(), "connection"))
     }
 }
 

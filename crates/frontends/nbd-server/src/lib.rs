@@ -56,8 +56,11 @@
 //!
 //! [`ServerHandle::stop`] (or SIGINT/SIGTERM after [`ServerHandle::stop_on_signals`])
 //! stops accepting, stops reading new requests on every connection, waits until every
-//! request in flight was answered, closes the handles, and sends `IRP_MJ_SHUTDOWN` down
-//! every stack, so caches write everything back.
+//! request in flight was answered — for [`Limits::stop_grace`] (2 s): then the
+//! connections of clients that do not read their replies are closed, their replies
+//! dropped — closes the handles, and sends `IRP_MJ_SHUTDOWN` down every stack, so caches
+//! write everything back. A second signal exits at once (status 130), saying what it
+//! abandons ([`set_stopping`] tells it what stopping is busy with).
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -76,7 +79,7 @@ mod transmission;
 pub use config::{ExportConfig, ExportStack, FileConfig, FileExport, Limits, Listen, ServerConfig};
 pub use error::{ConfigError, ServerError};
 pub use server::{ExportInfo, Server, ServerHandle};
-pub use sys::stop_signal_received;
+pub use sys::{set_stopping, stop_signal_received};
 
 /// The IANA port for NBD.
 pub const DEFAULT_PORT: u16 = 10809;

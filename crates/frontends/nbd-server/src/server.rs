@@ -96,7 +96,8 @@ impl ServerHandle {
     }
 
     /// Makes SIGINT and SIGTERM stop the server as [`ServerHandle::stop`] does (a second
-    /// signal exits the process at once, with status 130). For one server per process.
+    /// signal exits the process at once, with status 130, printing what it abandons:
+    /// what [`set_stopping`](crate::set_stopping) last said). For one server per process.
     pub fn stop_on_signals(&self) -> io::Result<()> {
         // The handler writes to this socket at any time from now on: keep it open for the
         // rest of the process.
@@ -166,8 +167,9 @@ impl Server {
         let accepted = accept_until_stopped(&ctx, &listeners, &waker, &registry);
         tracing::info!("stopping: no new connections; answering the requests in flight");
         drop(listeners);
-        registry.stop_all();
+        registry.stop_all(ctx.limits.stop_grace);
         tracing::info!("connections closed");
+        sys::set_stopping("connections closed");
         accepted
     }
 }
