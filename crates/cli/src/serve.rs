@@ -22,8 +22,9 @@ missing) through `cache(size=256M) / file(path=default.img,size=1G)` on 127.0.0.
 Every connection to an export shares its one stack, so a flush on any connection covers the
 writes acknowledged on all of them (NBD_FLAG_CAN_MULTI_CONN). NBD FLUSH is an
 IRP_MJ_FLUSH_BUFFERS down the stack; FUA is ForceUnitAccess. SIGINT or SIGTERM stops the
-server gracefully: requests in flight are answered, then IRP_MJ_SHUTDOWN writes every cache
-back; exit status 0. A second signal exits at once.
+server gracefully: requests in flight are answered (for up to 2 s: clients that do not read
+their replies are then cut off), then IRP_MJ_SHUTDOWN writes every cache back; exit status 0.
+A second signal exits at once (status 130), saying what it abandons.
 
 Examples:
   irpstack serve
@@ -102,7 +103,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let manager = Arc::new(IoManager::new());
     let server = Server::bind(config, Arc::clone(&manager)).map_err(|e| match e {
         ServerError::Stack { name, source } => {
-            anyhow!("the stack of export {name:?} is not valid:\n{source}")
+            anyhow!("export {name:?}: its stack cannot be built:\n{source}")
         }
         e => anyhow!("{e}"),
     })?;
@@ -139,6 +140,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     out.flush()?;
     let served = server.run().map_err(|e| anyhow!("{e}"));
     tracing::info!("shutting the stacks down");
+    nbd_server::set_stopping("writing every cache back (IRP_MJ_SHUTDOWN down every stack)");
     manager
         .shutdown()
         .map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use nbd::consts::{CMD_READ, EOVERFLOW};
+use nbd::consts::{CMD_READ, EINVAL};
 use nbd::transmission::RequestHeader;
 use raw_client::RawClient;
 use serve_support::{Served, have, qemu_io, random_bytes, run, serve};
@@ -208,7 +208,7 @@ fn garbage_and_oversized_requests_do_not_disturb_other_clients() {
     qemu_io(&server.uri, &["write -P 0x99 0 256k", "flush", "read -P 0x99 0 256k"]);
     assert!(garbage.is_closed(), "the garbage sender is disconnected");
     let header = RequestHeader { flags: 0, command: CMD_READ, cookie: 9, offset: 0, length: (32 << 20) + 1 };
-    assert_eq!(big.request(header, &[]).unwrap().error, EOVERFLOW, "a read over 32 MiB is refused");
+    assert_eq!(big.request(header, &[]).unwrap().error, EINVAL, "a read over 32 MiB is refused");
     assert_eq!(big.read(0, 4096).unwrap(), Ok(vec![0x99; 4096]), "and that connection goes on");
     let stderr = server.stderr();
     assert!(stderr.contains("bad request") && stderr.contains(socket.to_str().unwrap()), "{stderr}");

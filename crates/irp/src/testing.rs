@@ -1,5 +1,6 @@
-//! Support for the workspace's test suites: reporting a skipped test, and knowing the
-//! emulator a cross-built test runs under.
+//! Support for the workspace's test suites: reporting a skipped test, knowing the
+//! emulator a cross-built test runs under, and injecting panics into driver threads
+//! ([`panics`]).
 //!
 //! libtest has no "skipped" outcome and captures what passing tests print, so a test that
 //! cannot run (a tool is not installed, the file system lacks a feature, emulation cannot do
@@ -58,5 +59,57 @@ fn test_binary() -> String {
     match stem.rsplit_once('-') {
         Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
         _ => stem,
+    }
+}
+
+/// Panics injected by tests: the places where threads that hold IRPs (a disk's workers,
+/// the NBD client's reader and writer, a cache's lazy writer, the NBD server's connection
+/// threads) call [`panic_point`], so that a test can prove a panic there completes every
+/// IRP the thread holds with an error and leaves no caller waiting.
+///
+/// Nothing is armed outside tests; an unarmed point costs one relaxed atomic load.
+pub mod panics {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, PoisonError};
+
+    /// Whether any point is armed (the fast path of [`panic_point`]).
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    /// Armed points: (point, instance, panics left).
+    static POINTS: Mutex<Vec<(String, String, usize)>> = Mutex::new(Vec::new());
+
+    /// Makes the next `times` passes through `panic_point(point, instance)` panic. Tests
+    /// pass an `instance` only their own objects carry (a device name) so that tests
+    /// running in parallel do not trip over each other's points.
+    pub fn arm(point: &str, instance: &str, times: usize) {
+        let mut points = POINTS.lock().unwrap_or_else(PoisonError::into_inner);
+        points.push((point.to_owned(), instance.to_owned(), times));
+        ARMED.store(true, Ordering::SeqCst);
+    }
+
+    /// How many armed panics of `point`/`instance` have not fired yet.
+    pub fn pending(point: &str, instance: &str) -> usize {
+        let points = POINTS.lock().unwrap_or_else(PoisonError::into_inner);
+        points.iter().filter(|(p, i, _)| p == point && i == instance).map(|(_, _, n)| n).sum()
+    }
+
+    /// A place where a test may inject a panic: panics if `point` is armed for `instance`.
+    #[track_caller]
+    pub fn panic_point(point: &str, instance: &str) {
+        if !ARMED.load(Ordering::Relaxed) {
+            return;
+        }
+        let fire = {
+            let mut points = POINTS.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = points.iter_mut().find(|(p, i, n)| p == point && i == instance && *n > 0);
+            let fire = found.map(|(_, _, n)| *n -= 1).is_some();
+            points.retain(|(_, _, n)| *n > 0);
+            if points.is_empty() {
+                ARMED.store(false, Ordering::SeqCst);
+            }
+            fire
+        };
+        if fire {
+            panic!("injected panic at {point} ({instance})");
+        }
     }
 }

@@ -13,9 +13,14 @@
 //! (`1.5G` = 1610612736 bytes, `1.5K` = 1536) and refused otherwise (`1.3K`). A
 //! duration needs its unit: a bare number other than `0` is refused rather than
 //! guessed (is `500` milliseconds or seconds?). Negative values and values that do not
-//! fit in 64 bits are errors.
+//! fit in 64 bits are errors, and so are durations longer than [`MAX_DURATION`] (a
+//! year): no setting needs more, and a deadline `now + duration` must not overflow.
+//! Each parameter bounds its own values further (a stack spec's `Params::get_*_in`).
 
 use std::time::Duration;
+
+/// The longest duration [`parse_duration`] accepts: 365 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Why a value could not be read. A stack spec adds the layer and key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +133,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
         _ => return fail(format!("unknown duration unit `{unit}` (use ns, us, ms, s, m or h)")),
     };
     let nanos = exact(mantissa, scale, nanos_per, "nanoseconds")?;
+    if nanos > MAX_DURATION.as_nanos() {
+        return fail("too large (at most 365 days)");
+    }
     let secs = u64::try_from(nanos / 1_000_000_000).or_else(|_| fail("too large"))?;
     Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }

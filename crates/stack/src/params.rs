@@ -176,6 +176,56 @@ impl Params {
         self.typed(key, units::parse_duration)
     }
 
+    /// A size within `range` (an error naming the bounds otherwise).
+    pub fn get_size_in(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, SpecError> {
+        let value = self.get_size(key)?;
+        match value {
+            Some(v) if !range.contains(&v) => Err(self.invalid(
+                key,
+                format!("must be from {} to {}", show_size(*range.start()), show_size(*range.end())),
+            )),
+            _ => Ok(value),
+        }
+    }
+
+    /// An integer within `range`.
+    pub fn get_u64_in(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, SpecError> {
+        let value = self.get_u64(key)?;
+        match value {
+            Some(v) if !range.contains(&v) => {
+                Err(self.invalid(key, format!("must be from {} to {}", range.start(), range.end())))
+            }
+            _ => Ok(value),
+        }
+    }
+
+    /// A duration within `range`, or zero when `zero_ok` (where 0 means "never" or
+    /// "only at the end").
+    pub fn get_duration_in(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<Duration>,
+        zero_ok: bool,
+    ) -> Result<Option<Duration>, SpecError> {
+        let value = self.get_duration(key)?;
+        match value {
+            Some(d) if d.is_zero() && zero_ok => Ok(value),
+            Some(d) if !range.contains(&d) => {
+                let zero = if zero_ok { ", or 0" } else { "" };
+                Err(self.invalid(key, format!("must be from {:?} to {:?}{zero}", range.start(), range.end())))
+            }
+            _ => Ok(value),
+        }
+    }
+
     /// One of `choices`, exactly as written there.
     pub fn get_enum<'c>(&mut self, key: &str, choices: &[&'c str]) -> Result<Option<&'c str>, SpecError> {
         let Some((value, span)) = self.take(key) else { return Ok(None) };
@@ -229,4 +279,14 @@ impl Params {
             reason,
         })
     }
+}
+
+/// `bytes` in the largest unit that divides it (`64K`, `1G`, `4096`).
+fn show_size(bytes: u64) -> String {
+    for (shift, unit) in [(60, "E"), (50, "P"), (40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
 }

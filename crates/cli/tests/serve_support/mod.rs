@@ -91,6 +91,20 @@ impl Served {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// [`Served::signal_and_wait`], then what the server wrote to stderr (all of it: the
+    /// pipe was read to its end).
+    pub fn signal_and_collect(self, signal: &str) -> (ExitStatus, String) {
+        let stderr = Arc::clone(&self.stderr);
+        let status = self.signal_and_wait(signal);
+        // The reader thread ends at the pipe's end, just after the exit.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&stderr) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let text = stderr.lock().unwrap().clone();
+        (status, text)
+    }
+
     /// Sends `signal` (`KILL`, `TERM`) and waits for the exit (up to 30 s).
     pub fn signal_and_wait(mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().expect("running");

@@ -15,12 +15,14 @@
 //! | [`crash`] | the crash-simulation disk: a durable image under a volatile cache |
 //!
 //! `sticky.rs` holds the rule the disks with a page cache below them share: a failed sync
-//! cannot be retried, so it sticks.
+//! cannot be retried, so it sticks. [`locking`] holds the image locks (QEMU's) that the
+//! disks over an image file take, so that two writers never share one image.
 
 #![warn(missing_docs)]
 
 pub mod crash;
 pub mod file;
+pub mod locking;
 pub mod memory;
 pub mod nbd;
 pub mod null;

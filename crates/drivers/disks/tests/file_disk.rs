@@ -440,8 +440,11 @@ fn bad_input_gives_clear_errors() {
     // An existing file that is not a whole number of sectors: the tail is left out.
     let odd = dir.path().join("odd.img");
     std::fs::write(&odd, vec![3; 1000]).unwrap();
-    let (_io, _dev, h) = open(FileDiskOptions::new(&odd));
-    assert_eq!(h.query_size(), Ok(512));
+    {
+        // Closed at the end of the block: the image is locked while a disk has it open.
+        let (_io, _dev, h) = open(FileDiskOptions::new(&odd));
+        assert_eq!(h.query_size(), Ok(512));
+    }
     let empty = dir.path().join("empty.img");
     std::fs::write(&empty, b"").unwrap();
     let err = FileDisk::create("bad", FileDiskOptions::new(&empty)).unwrap_err();
@@ -459,4 +462,40 @@ fn bad_input_gives_clear_errors() {
     let meta = std::fs::metadata(&odd).unwrap();
     assert_eq!(meta.len(), 64 * MIB);
     assert!(std::os::unix::fs::MetadataExt::blocks(&meta) * 512 < MIB, "extension is sparse");
+}
+
+/// A panic in the engine thread serving a request (a pool worker, the io_uring thread)
+/// fails that request with STATUS_INTERNAL_ERROR — its sender is not left waiting — and
+/// the engine goes on serving the next ones.
+#[test]
+fn a_panic_in_the_engine_fails_the_request_and_the_engine_goes_on() {
+    let Some(dir) = scratch(false) else { return };
+    for (engine, point) in [(Engine::Pool, "file-pool-worker"), (Engine::Uring, "file-uring-reaper")] {
+        let name = format!("panicky-{engine}");
+        let path = dir.path().join(format!("{engine}.img"));
+        let options = FileDiskOptions {
+            size: Some(MIB),
+            engine,
+            threads: 1,
+            inline_writes: 0,
+            ..FileDiskOptions::new(&path)
+        };
+        let dev = match FileDisk::create(&name, options) {
+            Ok(dev) => dev,
+            Err(FileDiskError::UringUnavailable { .. }) => {
+                irp::testing::skip("io_uring is unavailable");
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        irp::testing::panics::arm(point, &name, 1);
+        // Submitted, not called: an IRP whose sender waits runs in the sender's thread.
+        let done = many_in_flight(&dev, MajorFunction::Write, 1, false);
+        assert_eq!(done[0].1, Status::INTERNAL_ERROR, "{engine}: the request in the panicking thread fails");
+        assert_eq!(irp::testing::panics::pending(point, &name), 0, "{engine}: the panic fired");
+        let again = many_in_flight(&dev, MajorFunction::Write, 4, false);
+        assert!(again.iter().all(|d| d.1 == Status::SUCCESS), "{engine}: the engine goes on: {again:?}");
+        let read = many_in_flight(&dev, MajorFunction::Read, 4, true);
+        assert!(read.iter().all(|d| d.2 == pattern(d.0, 4096)), "{engine}: and serves reads");
+    }
 }

@@ -112,13 +112,33 @@ pub struct Limits {
     pub max_server_bytes_in_flight: usize,
     /// Options per handshake; the connection is closed after that many.
     pub max_options: usize,
-    /// Connections at once; more are closed at once, with a warning.
+    /// Connections at once, in the handshake or in transmission. At the limit, a new
+    /// connection takes the place of the one idle longest (nothing in flight, nothing
+    /// received for at least [`Limits::evict_idle_after`]), which is closed; when none is
+    /// idle that long, the new connection is closed at once. Each is logged with why.
     pub max_connections: usize,
-    /// How long a client may take to send each handshake message.
+    /// Connections still in the handshake at once, a part of `max_connections`: clients
+    /// that connect and dawdle can hold at most this many places, never those of
+    /// established clients. More are closed at once, with a warning.
+    pub max_handshakes: usize,
+    /// How long the whole handshake may take, from the greeting to the choice of an
+    /// export (however the client spreads its bytes); then the connection is closed.
     pub handshake_timeout: Duration,
+    /// A connection in transmission with nothing in flight on which nothing arrives for
+    /// this long is closed (also one stopped in the middle of a request); `None`: never
+    /// (the default — NBD clients such as a VM's disk stay connected while idle).
+    pub idle_timeout: Option<Duration>,
+    /// At `max_connections`, a connection idle at least this long may be closed to make
+    /// room for a new one.
+    pub evict_idle_after: Duration,
     /// How long writing one reply may block (a client that stops reading its replies);
     /// after that the connection is closed.
     pub reply_timeout: Duration,
+    /// How long a stop waits for the connections to answer what they have in flight;
+    /// then those whose clients do not read their replies are closed (their replies
+    /// dropped; the requests still complete on the stacks, and the caches are written
+    /// back after). So a stop takes about this long, whatever clients do.
+    pub stop_grace: Duration,
 }
 
 impl Default for Limits {
@@ -129,8 +149,12 @@ impl Default for Limits {
             max_server_bytes_in_flight: 64 << 20,
             max_options: 256,
             max_connections: 1024,
-            handshake_timeout: Duration::from_secs(30),
+            max_handshakes: 64,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            evict_idle_after: Duration::from_secs(30),
             reply_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(2),
         }
     }
 }

@@ -18,6 +18,14 @@
 //!   across the server ([`Limits::max_server_bytes_in_flight`]); transfer buffers are
 //!   reused within a connection, and the buffers kept for reuse by all connections
 //!   together are capped (16 MiB), so that memory does not grow with the connections.
+//! - **Slots**: the whole handshake has a deadline ([`Limits::handshake_timeout`], 10 s),
+//!   connections still in the handshake have a bound of their own
+//!   ([`Limits::max_handshakes`]) within [`Limits::max_connections`], and at that limit a
+//!   new client takes the place of the connection idle longest (nothing in flight for
+//!   [`Limits::evict_idle_after`]); [`Limits::idle_timeout`] optionally closes idle
+//!   connections. Every refusal and eviction is logged with its reason.
+//! - **Panics**: a panic in a connection's thread closes that connection only; the
+//!   request it held is answered `EIO` if the socket still takes it.
 //!
 //! | NBD request | IRP on the export's stack |
 //! |---|---|
@@ -48,8 +56,11 @@
 //!
 //! [`ServerHandle::stop`] (or SIGINT/SIGTERM after [`ServerHandle::stop_on_signals`])
 //! stops accepting, stops reading new requests on every connection, waits until every
-//! request in flight was answered, closes the handles, and sends `IRP_MJ_SHUTDOWN` down
-//! every stack, so caches write everything back.
+//! request in flight was answered — for [`Limits::stop_grace`] (2 s): then the
+//! connections of clients that do not read their replies are closed, their replies
+//! dropped — closes the handles, and sends `IRP_MJ_SHUTDOWN` down every stack, so caches
+//! write everything back. A second signal exits at once (status 130), saying what it
+//! abandons ([`set_stopping`] tells it what stopping is busy with).
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -68,7 +79,7 @@ mod transmission;
 pub use config::{ExportConfig, ExportStack, FileConfig, FileExport, Limits, Listen, ServerConfig};
 pub use error::{ConfigError, ServerError};
 pub use server::{ExportInfo, Server, ServerHandle};
-pub use sys::stop_signal_received;
+pub use sys::{set_stopping, stop_signal_received};
 
 /// The IANA port for NBD.
 pub const DEFAULT_PORT: u16 = 10809;

@@ -96,7 +96,8 @@ impl ServerHandle {
     }
 
     /// Makes SIGINT and SIGTERM stop the server as [`ServerHandle::stop`] does (a second
-    /// signal exits the process at once, with status 130). For one server per process.
+    /// signal exits the process at once, with status 130, printing what it abandons:
+    /// what [`set_stopping`](crate::set_stopping) last said). For one server per process.
     pub fn stop_on_signals(&self) -> io::Result<()> {
         // The handler writes to this socket at any time from now on: keep it open for the
         // rest of the process.
@@ -166,9 +167,54 @@ impl Server {
         let accepted = accept_until_stopped(&ctx, &listeners, &waker, &registry);
         tracing::info!("stopping: no new connections; answering the requests in flight");
         drop(listeners);
-        registry.stop_all();
+        registry.stop_all(ctx.limits.stop_grace);
         tracing::info!("connections closed");
+        sys::set_stopping("connections closed");
         accepted
+    }
+}
+
+/// Whether a new connection may be served: within the handshake bound, and within the
+/// connection bound — if need be by closing the connection idle longest. Every refusal
+/// and every eviction is logged with its reason.
+fn make_room(ctx: &Context, registry: &Registry, peer: &str) -> bool {
+    let limits = &ctx.limits;
+    let counts = registry.counts();
+    if counts.handshaking >= limits.max_handshakes {
+        tracing::warn!(
+            peer,
+            "refusing the connection: {} connections are still in the handshake (at most {}; \
+             each may take {:?})",
+            counts.handshaking,
+            limits.max_handshakes,
+            limits.handshake_timeout
+        );
+        return false;
+    }
+    if counts.total < limits.max_connections {
+        return true;
+    }
+    match registry.evict_idle(limits.evict_idle_after) {
+        Some((victim, idle)) => {
+            tracing::warn!(
+                peer,
+                victim,
+                "{} connections are open (the limit): closing the one idle longest ({victim}, idle for \
+                 {idle:.1?}, nothing in flight) to make room",
+                counts.total
+            );
+            true
+        }
+        None => {
+            tracing::warn!(
+                peer,
+                "refusing the connection: {} connections are open (the limit), none of them idle for \
+                 {:?}",
+                counts.total,
+                limits.evict_idle_after
+            );
+            false
+        }
     }
 }
 
@@ -198,9 +244,7 @@ fn accept_until_stopped(
                     Ok((stream, peer)) => {
                         next_id += 1;
                         let peer = format!("{peer} #{next_id}");
-                        let max = ctx.limits.max_connections;
-                        if registry.len() >= max {
-                            tracing::warn!(peer, "refusing the connection: {max} connections are open");
+                        if !make_room(ctx, registry, &peer) {
                             continue;
                         }
                         if let Err(e) = registry.spawn(next_id, stream, peer.clone(), ctx) {

@@ -1,10 +1,13 @@
 //! The crate's only `unsafe` code: `poll(2)` for the accept loop, and a SIGINT/SIGTERM
-//! handler that wakes it (the self-pipe trick).
+//! handler that wakes it (the self-pipe trick); a second signal wakes a watcher thread
+//! that says what the process abandons, then exits.
 #![allow(unsafe_code)]
 
-use std::io::{self, IoSlice};
-use std::os::fd::RawFd;
+use std::io::{self, IoSlice, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// Waits until one of `fds` is readable (or hung up); returns which. `Interrupted` when a
 /// signal arrived first.
@@ -41,25 +44,42 @@ pub(crate) fn send_nonblocking(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<us
 
 /// The write end of the pipe the handler writes to; -1 before installation.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The write end of the watcher thread's pipe (a second signal); -1 without a watcher.
+static INSIST_FD: AtomicI32 = AtomicI32::new(-1);
 /// Set by the first SIGINT/SIGTERM.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// Set by the second: a third exits from the handler itself.
+static INSISTED: AtomicBool = AtomicBool::new(false);
+/// What stopping is busy with, for the second signal's message.
+static STOPPING: Mutex<String> = Mutex::new(String::new());
+
+/// Says what the process is busy with while it stops (`"answering 3 requests in flight
+/// on 2 connections"`, `"writing every cache back"`): a second SIGINT/SIGTERM exits at
+/// once and names it as what it abandons.
+pub fn set_stopping(what: impl Into<String>) {
+    *STOPPING.lock().unwrap_or_else(PoisonError::into_inner) = what.into();
+}
 
 /// Whether SIGINT or SIGTERM arrived since [`ServerHandle::stop_on_signals`](crate::ServerHandle::stop_on_signals).
 pub fn stop_signal_received() -> bool {
     SIGNALLED.load(Ordering::SeqCst)
 }
 
-/// The first signal sets the flag and writes a byte to the wake pipe; a second one exits
-/// at once with status 130 (the user insists). Only async-signal-safe calls: atomics,
-/// `write(2)`, `_exit(2)`; `errno` is restored for the interrupted code.
+/// The first signal sets the flag and writes a byte to the wake pipe; a second one wakes
+/// the watcher thread, which says what is abandoned and exits with status 130 (the user
+/// insists); a third, or a second without a watcher, exits at once. Only
+/// async-signal-safe calls: atomics, `write(2)`, `_exit(2)`; `errno` is restored for the
+/// interrupted code.
 extern "C" fn on_stop_signal(_signal: libc::c_int) {
-    if SIGNALLED.swap(true, Ordering::SeqCst) {
+    let second = SIGNALLED.swap(true, Ordering::SeqCst);
+    let insist = INSIST_FD.load(Ordering::SeqCst);
+    if second && (insist < 0 || INSISTED.swap(true, Ordering::SeqCst)) {
         // SAFETY: `_exit` is async-signal-safe and takes no pointers.
         unsafe { libc::_exit(130) }
     }
     // SAFETY: `__errno_location` returns this thread's errno slot, valid for the thread's life.
     let errno = unsafe { *libc::__errno_location() };
-    let fd = WAKE_FD.load(Ordering::SeqCst);
+    let fd = if second { insist } else { WAKE_FD.load(Ordering::SeqCst) };
     if fd >= 0 {
         let byte = 1u8;
         // SAFETY: write(2) is async-signal-safe; the buffer is one valid local byte; `fd` is a
@@ -71,10 +91,43 @@ extern "C" fn on_stop_signal(_signal: libc::c_int) {
     unsafe { *libc::__errno_location() = errno };
 }
 
+/// The watcher thread: waits for the second signal, then says what stopping abandons
+/// and exits with status 130.
+fn start_watcher() -> io::Result<()> {
+    if INSIST_FD.load(Ordering::SeqCst) >= 0 {
+        return Ok(());
+    }
+    let (mut read, write) = UnixStream::pair()?;
+    write.set_nonblocking(true)?;
+    std::thread::Builder::new().name("stop-watcher".into()).spawn(move || {
+        let mut byte = [0u8; 1];
+        if read.read(&mut byte).is_ok_and(|n| n > 0) {
+            let what = STOPPING.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let what = if what.is_empty() { "stopping".to_owned() } else { what };
+            let message = format!(
+                "irpstack: second signal: exiting at once (status 130), abandoning: {what}; \
+                 writes acknowledged but not yet flushed may not be on disk\n"
+            );
+            // Straight to fd 2: another thread may hold the stderr lock (a log line
+            // stuck on a full pipe) and this must not wait for it.
+            // SAFETY: writes the bytes of a live String to fd 2; no pointer is kept.
+            let _ = unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+            // SAFETY: `_exit` takes no pointers; the process ends here.
+            unsafe { libc::_exit(130) }
+        }
+    })?;
+    // The thread holds the read end; the write end stays open for the rest of the process.
+    let fd = write.as_raw_fd();
+    std::mem::forget(write);
+    INSIST_FD.store(fd, Ordering::SeqCst);
+    Ok(())
+}
+
 /// Installs the handler for SIGINT and SIGTERM; it will write to `wake_fd`, which the
 /// caller must keep open for the rest of the process.
 pub(crate) fn install_stop_handler(wake_fd: RawFd) -> io::Result<()> {
     WAKE_FD.store(wake_fd, Ordering::SeqCst);
+    start_watcher()?;
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: `sigaction` is a plain C struct for which all-zero bytes are a valid value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };

@@ -11,8 +11,8 @@ use std::io::Write;
 
 use common::{Running, export};
 use nbd::consts::{
-    CMD_FLAG_FUA, CMD_FLAG_NO_HOLE, CMD_FLUSH, CMD_READ, CMD_TRIM, CMD_WRITE, CMD_WRITE_ZEROES, EINVAL,
-    ENOSPC, EOVERFLOW, EPERM,
+    CMD_FLAG_FUA, CMD_FLAG_NO_HOLE, CMD_FLUSH, CMD_READ, CMD_TRIM, CMD_WRITE, CMD_WRITE_ZEROES, EINVAL, EIO,
+    ENOSPC, EPERM,
 };
 use nbd::transmission::RequestHeader;
 use nbd_server::Limits;
@@ -59,8 +59,8 @@ fn bad_requests_get_the_spec_errors_and_the_connection_goes_on() {
         assert_eq!(c.request(header(42, 0, 5, 0, 0), &[]).unwrap().error, EINVAL, "unknown command");
         assert_eq!(
             c.request(header(CMD_READ, 0, 6, 0, 33 << 20), &[]).unwrap().error,
-            EOVERFLOW,
-            "read > 32 MiB"
+            EINVAL,
+            "read > 32 MiB (EOVERFLOW is for DF reads)"
         );
         assert_eq!(
             c.request(header(CMD_FLUSH, 0, 7, 1, 0), &[]).unwrap().error,
@@ -75,9 +75,60 @@ fn bad_requests_get_the_spec_errors_and_the_connection_goes_on() {
     let mut ro = RawClient::open(server.socket(), "ro", false).unwrap();
     assert_eq!(ro.write(0, &[1; 4096], false).unwrap(), EPERM, "the payload is skipped, then refused");
     let trim = ro.request(header(CMD_TRIM, 0, 9, 0, 4096), &[]).unwrap();
-    assert_eq!(trim.error, EINVAL, "trim is not advertised on a read-only export");
+    assert_eq!(trim.error, EPERM, "trim on a read-only export (not advertised there either)");
+    let zeroes = ro.request(header(CMD_WRITE_ZEROES, 0, 10, 0, 4096), &[]).unwrap();
+    assert_eq!(zeroes.error, EPERM, "write-zeroes on a read-only export");
     assert_eq!(ro.flush().unwrap(), 0, "nothing to flush on a read-only export");
     assert_eq!(ro.read(0, 4).unwrap(), Ok(vec![0; 4]));
+    server.stop().unwrap();
+}
+
+/// A crashed crash disk is a device that is gone: its requests fail with EIO, not with
+/// the EINVAL of a bad request.
+#[test]
+fn a_crashed_disk_answers_eio() {
+    let mut server = Running::start(vec![export("", "crash(size=1M,control=crash-now)")]);
+    let mut c = RawClient::open(server.socket(), "", true).unwrap();
+    assert_eq!(c.write(0, &[1; 4096], false).unwrap(), 0);
+    std::fs::write(server.path("crash-now"), "lose-all").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let error = loop {
+        match c.read(0, 4096).unwrap() {
+            Ok(_) => assert!(std::time::Instant::now() < deadline, "the control file did not crash the disk"),
+            Err(error) => break error,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(error, EIO, "a read of the crashed disk");
+    assert_eq!(c.write(0, &[2; 4096], false).unwrap(), EIO, "a write");
+    assert_eq!(c.flush().unwrap(), EIO, "a flush");
+    drop(c);
+    // The shutdown of a crashed disk fails: the server says so.
+    let _ = server.stop();
+}
+
+/// A panic in a connection's thread (injected while it starts a read) leaves nobody
+/// waiting: that client gets EIO for the request or sees the connection close, the
+/// server goes on serving others, and it still stops cleanly.
+#[test]
+fn a_panic_in_a_connection_thread_closes_only_that_connection() {
+    let mut server =
+        Running::start(vec![export("panicky-connection", "memory(size=1M)"), export("", "memory(size=1M)")]);
+    let mut other = RawClient::open(server.socket(), "", false).unwrap();
+    let mut victim = RawClient::open(server.socket(), "panicky-connection", false).unwrap();
+    assert_eq!(victim.write(0, &[3; 4096], false).unwrap(), 0);
+    irp::testing::panics::arm("nbd-server-connection", "panicky-connection", 1);
+    match victim.read(0, 4096) {
+        Ok(Err(error)) => assert_eq!(error, EIO, "the request in the panicking thread"),
+        Ok(Ok(_)) => panic!("the read succeeded: no panic was injected"),
+        Err(_) => {} // the connection closed before the reply went out
+    }
+    assert!(victim.is_closed(), "the connection is closed");
+    assert_eq!(irp::testing::panics::pending("nbd-server-connection", "panicky-connection"), 0);
+    assert_eq!(other.write(0, &[4; 4096], false).unwrap(), 0, "other connections go on");
+    let mut again = RawClient::open(server.socket(), "panicky-connection", false).unwrap();
+    assert_eq!(again.read(0, 4096).unwrap(), Ok(vec![3; 4096]), "and new ones are served");
+    drop((other, again));
     server.stop().unwrap();
 }
 

@@ -5,9 +5,7 @@
 //! server must refuse; it carries the NBD error value to reply with and says what to do
 //! with the request's payload.
 
-use crate::consts::{
-    CMD_READ, CMD_WRITE, CMD_WRITE_ZEROES, EINVAL, ENOSPC, EOVERFLOW, EPERM, REP_ERR_INVALID,
-};
+use crate::consts::{CMD_WRITE, CMD_WRITE_ZEROES, EINVAL, ENOSPC, EPERM, REP_ERR_INVALID};
 
 /// Bytes that do not follow the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,8 +143,9 @@ pub enum RequestErrorKind {
     /// A write, trim or write-zeroes on a read-only export: `EPERM`.
     #[error("command {0} on a read-only export")]
     ReadOnly(u16),
-    /// A read or write longer than the maximum payload: `EOVERFLOW` for reads (the spec
-    /// allows it for large reads), `EINVAL` for writes.
+    /// A read or write longer than the maximum payload: `EINVAL`, as qemu-nbd answers.
+    /// (`EOVERFLOW` is what the spec reserves for a `DF` read too large to send in one
+    /// chunk; this refusal is about the request's size, whatever its flags.)
     #[error("command {command} length {length} exceeds the maximum payload {max}")]
     TooLarge {
         /// The command.
@@ -196,7 +195,6 @@ impl RequestErrorKind {
     pub fn errno(&self) -> u32 {
         match *self {
             RequestErrorKind::ReadOnly(_) => EPERM,
-            RequestErrorKind::TooLarge { command: CMD_READ, .. } => EOVERFLOW,
             RequestErrorKind::OutOfRange { command: CMD_WRITE | CMD_WRITE_ZEROES, .. } => ENOSPC,
             _ => EINVAL,
         }

@@ -1,5 +1,7 @@
 //! The `cache(...)` layer: the write-back cache.
 
+use std::time::Duration;
+
 use filters::cache::{Cache, CacheMode, CacheOptions};
 use irp::DeviceRef;
 
@@ -48,7 +50,7 @@ pub const CACHE: DriverFactory = DriverFactory {
             key: "interval",
             kind: ParamKind::Duration,
             default: Some("1s"),
-            help: "lazy writer period",
+            help: "lazy writer period (1ms to 1h)",
         },
         ParamDoc {
             key: "share",
@@ -68,7 +70,8 @@ fn build_cache(
 ) -> Result<DeviceRef, SpecError> {
     let p = &mut layer.params;
     let mut o = CacheOptions::default();
-    if let Some(size) = p.get_size("size")? {
+    // The cache's memory is allocated up front: no more than the machine has.
+    if let Some(size) = p.get_size_in("size", 512..=super::physical_memory())? {
         o.size = size;
     }
     o.mode = match p.get_enum("mode", CACHE_MODES)? {
@@ -76,8 +79,8 @@ fn build_cache(
         Some("unsafe") => CacheMode::Unsafe,
         _ => CacheMode::WriteBack,
     };
-    if let Some(block) = p.get_size("block")? {
-        o.block_size = u32::try_from(block).map_err(|_| p.invalid("block", "too large"))?;
+    if let Some(block) = p.get_size_in("block", 512..=(16 << 20))? {
+        o.block_size = block as u32;
     }
     if let Some(read_cache) = p.get_bool("read-cache")? {
         o.read_cache = read_cache;
@@ -89,11 +92,13 @@ fn build_cache(
     if let Some(eager) = p.get_size("eager")? {
         o.eager = eager;
     }
-    if let Some(interval) = p.get_duration("interval")? {
+    if let Some(interval) =
+        p.get_duration_in("interval", Duration::from_millis(1)..=Duration::from_secs(3600), false)?
+    {
         o.lazy_interval = interval;
     }
-    if let Some(share) = p.get_u64("share")? {
-        o.lazy_share = u32::try_from(share).map_err(|_| p.invalid("share", "too large"))?;
+    if let Some(share) = p.get_u64_in("share", 1..=1 << 20)? {
+        o.lazy_share = share as u32;
     }
     let lower = ctx.lower(lower)?;
     Cache::create(ctx.device_name(), o, lower).map_err(|e| SpecError::build_failed(layer, e))

@@ -41,6 +41,7 @@ pub const CRASH: DriverFactory = DriverFactory {
             default: Some("false"),
             help: "crash (lose-all) on SIGUSR1",
         },
+        super::LOCKING,
     ],
     kind: LayerKind::Bottom,
     build: build_crash,
@@ -56,13 +57,19 @@ pub fn crash_options(layer: &mut LayerSpec, ctx: &BuildContext) -> Result<CrashD
         _ => return Err(p.invalid("sector", "must be a power of two from 512 to 64K")),
     };
     let path = p.get_str("path").map(|s| ctx.resolve_path(s));
-    let size = p.get_size("size")?.or(if path.is_none() { ctx.default_size() } else { None });
+    // The crash disk keeps its image in memory twice (durable and live).
+    let size = p.get_size_in("size", 1..=super::physical_memory() / 2)?.or(if path.is_none() {
+        ctx.default_size()
+    } else {
+        None
+    });
     if path.is_none() && size.is_none() {
         return Err(p.missing("size"));
     }
     let control_file = p.get_str("control").map(|s| ctx.resolve_path(s));
     let on_sigusr1 = p.get_bool("sigusr1")?.unwrap_or(false);
-    Ok(CrashDiskOptions { size, sector_size: Some(sector), path, control_file, on_sigusr1 })
+    let locking = super::locking(p)?;
+    Ok(CrashDiskOptions { size, sector_size: Some(sector), path, control_file, on_sigusr1, locking })
 }
 
 fn build_crash(

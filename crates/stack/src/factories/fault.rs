@@ -29,13 +29,20 @@ pub const FAULT: DriverFactory = DriverFactory {
             key: "delay",
             kind: ParamKind::Duration,
             default: None,
-            help: "delay matching requests instead of failing them",
+            help: "delay matching requests instead of failing them (at most 1h)",
         },
         ParamDoc {
             key: "flush",
             kind: ParamKind::Enum(&["drop"]),
             default: None,
             help: "drop: complete flushes without forwarding them (a lie, for testing applications)",
+        },
+        ParamDoc {
+            key: "flushes",
+            kind: ParamKind::Enum(&["sync", "all"]),
+            default: Some("sync"),
+            help: "which flushes op=flush sees: sync (those that sync the device: client flushes), \
+                   all (also a cache's own NoSync write-behind flushes)",
         },
         ParamDoc { key: "rate", kind: ParamKind::Str, default: Some("1"), help: "probability (0.1 or 10%)" },
         ParamDoc { key: "nth", kind: ParamKind::U64, default: None, help: "only the Nth matching request" },

@@ -54,6 +54,7 @@ pub const FILE: DriverFactory = DriverFactory {
             default: Some("64K"),
             help: "buffered writes up to this size are made in the sender's thread, not handed to the engine (0: never)",
         },
+        super::LOCKING,
     ],
     kind: LayerKind::Bottom,
     build: build_file,
@@ -66,6 +67,11 @@ fn build_file(
 ) -> Result<DeviceRef, SpecError> {
     let p = &mut layer.params;
     let (path, size) = ctx.image(p)?;
+    if let Some(size) = size
+        && i64::try_from(size).is_err()
+    {
+        return Err(p.invalid("size", "must be at most 8E (a file offset is signed 64-bit)"));
+    }
     let mut o = FileDiskOptions::new(path);
     o.size = size;
     o.direct = p.get_bool("direct")?.unwrap_or(false);
@@ -89,5 +95,6 @@ fn build_file(
     if let Some(inline) = p.get_size("inline")? {
         o.inline_writes = inline;
     }
+    o.locking = super::locking(p)?;
     FileDisk::create(ctx.device_name(), o).map_err(|e| SpecError::build_failed(layer, e))
 }

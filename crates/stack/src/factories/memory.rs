@@ -33,7 +33,8 @@ fn build_memory(
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
     let params = &mut layer.params;
-    let size = params.get_size("size")?.or(ctx.default_size()).unwrap_or(1 << 30);
+    // Sparse, so any size (that offsets can address) is fine.
+    let size = params.get_size_in("size", 1..=1 << 62)?.or(ctx.default_size()).unwrap_or(1 << 30);
     let sector = params.get_size("sector")?.unwrap_or(512);
     let sector = match u32::try_from(sector) {
         Ok(s) if s.is_power_of_two() && (512..=65536).contains(&s) => s,

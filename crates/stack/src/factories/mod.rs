@@ -25,7 +25,38 @@ pub use passthrough::PASSTHROUGH;
 pub use pmem::PMEM;
 pub use stats::STATS;
 
-use crate::{BuildContext, DriverFactory, LayerSpec};
+use disks::locking::Locking;
+
+use crate::{BuildContext, DriverFactory, LayerSpec, ParamDoc, ParamKind, Params, SpecError};
+
+/// The `locking` parameter of the disks over an image file (`file`, `pmem`, `crash`).
+pub(crate) const LOCKING: ParamDoc = ParamDoc {
+    key: "locking",
+    kind: ParamKind::Enum(&["on", "off"]),
+    default: Some("on"),
+    help: "on: lock the image as QEMU does (exclusive when writable, shared when read-only), so a \
+           second irpstack, stack, qemu-nbd or VM is refused; off: no lock (loudly warned: two writers \
+           destroy data)",
+};
+
+/// The machine's memory (`MemTotal` of `/proc/meminfo`), the bound of what a layer may
+/// keep in RAM; 1 TiB when it cannot be read.
+pub(crate) fn physical_memory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    total.unwrap_or(1 << 40)
+}
+
+/// Reads the `locking` parameter.
+pub(crate) fn locking(params: &mut Params) -> Result<Locking, SpecError> {
+    Ok(match params.get_enum("locking", &["on", "off"])? {
+        Some("off") => Locking::Off,
+        _ => Locking::On,
+    })
+}
 
 /// Every driver [`DriverRegistry::builtin`](crate::DriverRegistry::builtin) registers:
 /// in the order `--help` lists them.

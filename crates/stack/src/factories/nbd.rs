@@ -1,5 +1,7 @@
 //! The `nbd(...)` layer: an export on an NBD server.
 
+use std::time::Duration;
+
 use disks::nbd::{NbdDisk, NbdOptions, NbdUri, Transport};
 use irp::DeviceRef;
 
@@ -22,14 +24,14 @@ pub const NBD: DriverFactory = DriverFactory {
             key: "timeout",
             kind: ParamKind::Duration,
             default: Some("5s"),
-            help: "bounds connecting and the handshake (also on reconnection)",
+            help: "bounds connecting and the handshake (also on reconnection); 1ms to 1h",
         },
         ParamDoc {
             key: "request_timeout",
             kind: ParamKind::Duration,
             default: Some("2m"),
             help: "a connection with requests in flight on which nothing arrives for this long is lost: they fail \
-                   with STATUS_IO_TIMEOUT and the next request reconnects (0: wait forever)",
+                   with STATUS_IO_TIMEOUT and the next request reconnects (10ms to 1 day; 0: wait forever)",
         },
     ],
     kind: LayerKind::Bottom,
@@ -51,13 +53,13 @@ fn build_nbd(
         *socket = ctx.resolve_path(&*socket);
     }
     let mut options = NbdOptions::new(uri);
-    if let Some(timeout) = p.get_duration("timeout")? {
-        if timeout.is_zero() {
-            return Err(p.invalid("timeout", "must be longer than zero"));
-        }
+    if let Some(timeout) =
+        p.get_duration_in("timeout", Duration::from_millis(1)..=Duration::from_secs(3600), false)?
+    {
         options.timeout = timeout;
     }
-    if let Some(limit) = p.get_duration("request_timeout")? {
+    let day = Duration::from_secs(24 * 3600);
+    if let Some(limit) = p.get_duration_in("request_timeout", Duration::from_millis(10)..=day, true)? {
         options.request_timeout = (!limit.is_zero()).then_some(limit);
     }
     NbdDisk::create(ctx.device_name(), options).map_err(|e| SpecError::build_failed(layer, e))

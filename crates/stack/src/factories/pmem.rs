@@ -34,6 +34,7 @@ pub const PMEM: DriverFactory = DriverFactory {
             default: Some("false"),
             help: "allocate the whole file up front (no SIGBUS from a full file system)",
         },
+        super::LOCKING,
     ],
     kind: LayerKind::Bottom,
     build: build_pmem,
@@ -54,5 +55,6 @@ fn build_pmem(
         _ => SyncMode::Auto,
     };
     o.preallocate = p.get_bool("preallocate")?.unwrap_or(false);
+    o.locking = super::locking(p)?;
     PmemDisk::create(ctx.device_name(), o).map_err(|e| SpecError::build_failed(layer, e))
 }

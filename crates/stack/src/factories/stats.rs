@@ -22,7 +22,7 @@ pub const STATS: DriverFactory = DriverFactory {
             key: "interval",
             kind: ParamKind::Duration,
             default: Some("10s"),
-            help: "how often the file is rewritten (0 = only at shutdown)",
+            help: "how often the file is rewritten (1ms to 24h; 0 = only at shutdown)",
         },
     ],
     kind: LayerKind::Filter,

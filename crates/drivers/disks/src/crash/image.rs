@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::CrashDiskError;
 use super::overlay::{Layer, OverlayImage, Sectors};
+use crate::locking::Locking;
 
 /// The file a durable image is written through to.
 #[derive(Debug)]
@@ -36,8 +37,14 @@ impl DurableImage {
         DurableImage { image, file: None }
     }
 
-    /// Opens `path`, creating it (sparse, `size` bytes) when missing, and reads it in.
-    pub fn open_file(path: &Path, size: Option<u64>, sector: u32) -> Result<DurableImage, CrashDiskError> {
+    /// Opens `path`, creating it (sparse, `size` bytes) when missing, locks it exclusively
+    /// unless `locking` is off ([`crate::locking`]), and reads it in.
+    pub fn open_file(
+        path: &Path,
+        size: Option<u64>,
+        sector: u32,
+        locking: Locking,
+    ) -> Result<DurableImage, CrashDiskError> {
         let err = |source| CrashDiskError::Image { path: path.to_owned(), source };
         let exists = path.exists();
         if !exists && size.is_none() {
@@ -45,6 +52,7 @@ impl DurableImage {
         }
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)?;
+        crate::locking::lock(&file, path, crate::locking::Mode::Write, locking)?;
         let mut len = file.metadata().map_err(err)?.len();
         if let Some(size) = size
             && (!exists || len < size)
@@ -109,6 +117,14 @@ impl DurableImage {
         match &self.file {
             None => Ok(()),
             Some(b) => b.file.sync_data(),
+        }
+    }
+
+    /// Drops the image lock: after a crash nothing writes the image any more, and the
+    /// next "boot" (another disk, another process) may open it.
+    pub fn unlock(&self) {
+        if let Some(b) = &self.file {
+            crate::locking::unlock(&b.file);
         }
     }
 }

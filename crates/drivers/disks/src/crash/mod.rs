@@ -7,6 +7,10 @@
 //! keeps what a real device could have kept — see [`CrashPlan`] — and then the disk is
 //! gone: every later request fails with `STATUS_DEVICE_DOES_NOT_EXIST`.
 //!
+//! A file image is locked exclusively while the disk lives ([`crate::locking`]), so no
+//! second disk or program writes it meanwhile; a crash releases the lock (the power is
+//! off: the next "boot" may open the image).
+//!
 //! A crash can be ordered from outside the process: by a control file (its content
 //! names the plan: `lose-all`, `keep-all`, `subset SEED`, `torn SEED`) or by SIGUSR1
 //! (`lose-all`), for power-cut tests of applications.
@@ -41,6 +45,9 @@ pub enum CrashDiskError {
         #[source]
         source: std::io::Error,
     },
+    /// Another opener holds the image file (see [`crate::locking`]).
+    #[error(transparent)]
+    Locked(#[from] crate::locking::LockError),
     /// A file image has no size and none was given.
     #[error("crash disk image {path} does not exist; give a size to create it")]
     NoSize {
@@ -125,6 +132,9 @@ pub struct CrashDiskOptions {
     pub control_file: Option<PathBuf>,
     /// Crash (lose-all) on SIGUSR1.
     pub on_sigusr1: bool,
+    /// Lock the image file exclusively (default; [`crate::locking`]) until the disk is
+    /// gone or crashed; [`Locking::Off`](crate::locking::Locking::Off) only when asked for.
+    pub locking: crate::locking::Locking,
 }
 
 impl CrashDisk {
@@ -132,7 +142,7 @@ impl CrashDisk {
     pub fn new(options: &CrashDiskOptions) -> Result<Arc<CrashDisk>, CrashDiskError> {
         let sector = options.sector_size.unwrap_or(4096);
         let durable = match &options.path {
-            Some(path) => DurableImage::open_file(path, options.size, sector)?,
+            Some(path) => DurableImage::open_file(path, options.size, sector, options.locking)?,
             None => {
                 let size = options.size.ok_or(CrashDiskError::BadSize { size: 0, sector })?;
                 DurableImage::memory(size, sector)?
@@ -256,6 +266,8 @@ impl CrashDisk {
             s.durable.apply(&kept)?;
             s.durable.sync()?;
             s.live = s.durable.image().clone();
+            // The power is off: the image is free for whoever "boots" from it next.
+            s.durable.unlock();
             s.crashed = Some(plan.clone());
             tracing::warn!(plan = %plan, lost_or_kept = cache.len(), "crash disk: power cut");
         }

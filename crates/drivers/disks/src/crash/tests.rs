@@ -101,6 +101,7 @@ fn control_file_orders_a_crash_and_the_file_image_survives_the_process() {
         path: Some(image.clone()),
         control_file: Some(control.clone()),
         on_sigusr1: false,
+        ..Default::default()
     };
     let disk = CrashDisk::new(&options).unwrap();
     let (_io, h) = open(&disk);

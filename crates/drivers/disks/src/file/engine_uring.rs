@@ -8,10 +8,17 @@
 //! arrives the request's [`Machine`](super::op::Machine) folds the result in and either
 //! pushes the next SQE (the rest of a short transfer, a fallback, a final sync) or
 //! completes the IRP from this thread.
+//!
+//! **Panics.** A panic while a CQE is handled (a bug in a step, or in a completion
+//! routine above) fails that request with `STATUS_INTERNAL_ERROR` and the ring thread
+//! goes on. If the ring thread unwinds anyway, it waits for what the kernel still holds
+//! and fails it, fails everything queued, and from then on the engine fails every request
+//! at once: no caller is left waiting.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
@@ -43,6 +50,8 @@ struct Shared {
     queue: Mutex<Queue>,
     /// An eventfd: written to wake the ring thread, read by an SQE it keeps armed.
     wake: OwnedFd,
+    /// The disk's name (for messages).
+    name: String,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +60,8 @@ struct Queue {
     /// The ring thread waits for completions and will not look at the queue unless woken.
     sleeping: bool,
     stop: bool,
+    /// The ring thread is gone (it panicked): requests fail at once.
+    dead: bool,
 }
 
 impl UringEngine {
@@ -66,7 +77,7 @@ impl UringEngine {
         }
         // SAFETY: `fd` was just returned by eventfd, is open, and nothing else owns it.
         let wake = unsafe { OwnedFd::from_raw_fd(fd) };
-        let shared = Arc::new(Shared { queue: Mutex::default(), wake });
+        let shared = Arc::new(Shared { queue: Mutex::default(), wake, name: name.to_owned() });
         let slots = depth as usize;
         let reactor = Reactor {
             ring,
@@ -91,6 +102,11 @@ impl UringEngine {
     pub(crate) fn submit(&self, request: Request) {
         let wake = {
             let mut queue = self.shared.lock();
+            if queue.dead {
+                drop(queue);
+                request.irp.complete(irp::Status::INTERNAL_ERROR);
+                return;
+            }
             queue.requests.push_back(request);
             std::mem::take(&mut queue.sleeping)
         };
@@ -253,15 +269,39 @@ impl Reactor {
                 continue;
             }
             let slot = usize::try_from(user_data).unwrap_or(usize::MAX);
-            let Some(mut request) = self.slots.get_mut(slot).and_then(Option::take) else {
+            let Some(request) = self.slots.get_mut(slot).and_then(Option::take) else {
                 tracing::error!(user_data, "io_uring completion for an empty slot");
                 continue;
             };
-            match request.machine.advance(&mut request.irp, &self.backing, result.into()) {
-                Progress::Again => self.issue(slot, request),
-                Progress::Done(status, information) => {
+            // The request stays in `held` until its IRP is completed or issued again, so
+            // that a panic on the way can still fail it.
+            let mut held = Some(request);
+            let moved_on = panic::catch_unwind(AssertUnwindSafe(|| {
+                irp::testing::panics::panic_point("file-uring-reaper", &self.shared.name);
+                let request = held.as_mut().expect("held until moved on");
+                match request.machine.advance(&mut request.irp, &self.backing, result.into()) {
+                    Progress::Again => {
+                        let request = held.take().expect("held until moved on");
+                        self.issue(slot, request);
+                    }
+                    Progress::Done(status, information) => {
+                        self.free.push(slot);
+                        let request = held.take().expect("held until moved on");
+                        request.irp.complete_with(status, information);
+                    }
+                }
+            }));
+            if moved_on.is_err() {
+                tracing::error!(
+                    disk = %self.shared.name,
+                    "the io_uring thread panicked handling a completion; the request fails with STATUS_INTERNAL_ERROR"
+                );
+                // The slot is free again unless the request went back in flight.
+                if self.slots.get(slot).is_some_and(Option::is_none) && !self.free.contains(&slot) {
                     self.free.push(slot);
-                    request.irp.complete_with(status, information);
+                }
+                if let Some(request) = held.take() {
+                    request.irp.complete(irp::Status::INTERNAL_ERROR);
                 }
             }
         }
@@ -271,10 +311,14 @@ impl Reactor {
 }
 
 impl Drop for Reactor {
-    /// `run` returns only when nothing is in flight. If it unwinds instead (a completion
-    /// routine panicked), SQEs may still be in the kernel's hands, so the memory they
-    /// point into is leaked rather than freed under them.
+    /// `run` returns only when nothing is in flight. If it unwinds instead, the engine is
+    /// marked dead (requests fail at once from now on), what is queued fails, and what the
+    /// kernel still holds is waited for (for a while) and failed; whatever is still in
+    /// flight after that is leaked rather than freed under the kernel.
     fn drop(&mut self) {
+        if thread::panicking() {
+            self.fail_everything();
+        }
         if self.in_flight() > 0 || self.wake_armed {
             tracing::error!(
                 in_flight = self.in_flight(),
@@ -282,6 +326,48 @@ impl Drop for Reactor {
             );
             std::mem::forget(std::mem::take(&mut self.slots));
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        }
+    }
+}
+
+impl Reactor {
+    /// The ring thread is going down with a panic: no request may be left waiting.
+    fn fail_everything(&mut self) {
+        tracing::error!(disk = %self.shared.name, "the io_uring thread panicked; its requests fail with STATUS_INTERNAL_ERROR");
+        let queued: Vec<Request> = {
+            let mut queue = self.shared.lock();
+            queue.dead = true;
+            queue.requests.drain(..).collect()
+        };
+        let fail = |request: Request| {
+            // A completion routine that panics too must not turn this unwinding into an abort.
+            let _ =
+                panic::catch_unwind(AssertUnwindSafe(|| request.irp.complete(irp::Status::INTERNAL_ERROR)));
+        };
+        queued.into_iter().chain(self.taken.drain(..).collect::<Vec<_>>()).for_each(fail);
+        if self.wake_armed {
+            // Completes the eventfd read.
+            self.shared.wake();
+        }
+        for _ in 0..1000 {
+            if self.in_flight() == 0 && !self.wake_armed {
+                break;
+            }
+            if self.ring.submit_and_wait(1).is_err() {
+                thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let cqes: Vec<u64> = self.ring.completion().map(|cqe| cqe.user_data()).collect();
+            for user_data in cqes {
+                if user_data == WAKE {
+                    self.wake_armed = false;
+                    continue;
+                }
+                let slot = usize::try_from(user_data).unwrap_or(usize::MAX);
+                if let Some(request) = self.slots.get_mut(slot).and_then(Option::take) {
+                    self.free.push(slot);
+                    fail(request);
+                }
+            }
         }
     }
 }

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileDiskError {
+    /// Another opener holds the image (see [`crate::locking`]).
+    #[error(transparent)]
+    Locked(#[from] crate::locking::LockError),
     /// The file does not exist and no size was given to create it.
     #[error("disk file {path:?} does not exist; give a size to create it")]
     Missing {

@@ -39,6 +39,10 @@
 //!
 //! **Size.** A given size creates the file or extends it (sparse); it must be a whole
 //! number of sectors. Without one, an existing file's size rounds down to whole sectors.
+//!
+//! **Locking.** The image is locked before anything else touches it: exclusively when
+//! opened for writing, shared when read-only ([`crate::locking`], QEMU's locks); another
+//! holder makes opening fail with [`FileDiskError::Locked`].
 
 mod engine_pool;
 mod engine_uring;
@@ -61,6 +65,7 @@ use self::engine_pool::PoolEngine;
 use self::engine_uring::UringEngine;
 pub use self::error::FileDiskError;
 use self::op::{Backing, Op, Request};
+use crate::locking::Locking;
 use crate::sticky::StickyError;
 use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
 
@@ -117,6 +122,9 @@ pub struct FileDiskOptions {
     /// bytes are copied into the page cache in the dispatching thread, which is cheaper
     /// than handing them to the engine and being woken back (default 64 KiB; 0: never).
     pub inline_writes: u64,
+    /// Lock the image (default): exclusively when writable, shared when read-only, with
+    /// QEMU's locks ([`crate::locking`]); [`Locking::Off`] only when asked for by name.
+    pub locking: Locking,
 }
 
 impl FileDiskOptions {
@@ -132,6 +140,7 @@ impl FileDiskOptions {
             queue_depth: 128,
             read_only: false,
             inline_writes: 64 * 1024,
+            locking: Locking::On,
         }
     }
 }

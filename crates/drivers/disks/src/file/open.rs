@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use super::{FileDiskError, FileDiskOptions, geometry};
+use crate::locking;
 
 /// The sector size of a regular file opened without `O_DIRECT` (and the least one with).
 const FILE_SECTOR_SIZE: u32 = 512;
@@ -67,6 +68,9 @@ pub(super) fn open(options: &FileDiskOptions) -> Result<Opened, FileDiskError> {
             FileDiskError::Open { path: path.clone(), source }
         }
     })?;
+    // Before anything is read or changed (the size): the image may be someone else's.
+    let mode = if options.read_only { locking::Mode::Read } else { locking::Mode::Write };
+    locking::lock(&file, path, mode, options.locking)?;
     let query = |what, source| FileDiskError::Query { path: path.clone(), what, source };
     let meta = file.metadata().map_err(|e| query("metadata", e))?;
     let kind = meta.file_type();

@@ -48,6 +48,9 @@ impl Writer {
     fn next(&self) -> Option<Request> {
         let mut q = self.shared.lock();
         loop {
+            if !q.requests.is_empty() {
+                irp::testing::panics::panic_point("nbd-client-writer", &self.shared.name);
+            }
             if let Some(request) = q.requests.pop_front() {
                 return Some(request);
             }
@@ -116,7 +119,7 @@ impl Writer {
     /// their last flush first.
     fn flush_connection(&mut self) -> Result<Option<Arc<Connection>>, Status> {
         self.retire_current();
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         while self.retired.iter().any(|c| !c.settled()) && Instant::now() < deadline {
             self.wait(Duration::from_millis(10), true);
         }
@@ -198,7 +201,7 @@ impl Writer {
     /// The end: serve what is queued and wait for replies, disconnect softly, then
     /// hard; each wait bounded by the timeout.
     fn finish(mut self) {
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         loop {
             while let Some(request) = self.try_next() {
                 self.serve(request);
@@ -218,7 +221,7 @@ impl Writer {
         for c in &conns {
             c.close();
         }
-        let deadline = Instant::now() + self.shared.timeout;
+        let deadline = deadline_after(self.shared.timeout);
         while conns.iter().any(|c| !c.settled()) && Instant::now() < deadline {
             self.wait(Duration::from_millis(10), true);
         }
@@ -230,4 +233,32 @@ impl Writer {
             request.irp.complete(Status::CONNECTION_RESET);
         }
     }
+}
+
+impl Drop for Writer {
+    /// The writer thread unwinds (it panicked): no request may be left waiting. What is
+    /// queued fails, later requests are refused, and the connections are dropped, so that
+    /// their readers fail what is in flight.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        tracing::error!(uri = %self.shared.uri, "{}: the NBD writer thread panicked; its requests fail with STATUS_INTERNAL_ERROR", self.shared.name);
+        for c in self.current.iter().chain(&self.retired) {
+            c.shut_down();
+        }
+        for request in self.shared.writer_died() {
+            // A completion routine that panics too must not turn this into an abort.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                request.irp.complete(Status::INTERNAL_ERROR);
+            }));
+        }
+    }
+}
+
+/// `now + after`, or the far future when that does not fit in an `Instant` (a timeout of
+/// centuries, given in code: the spec parser refuses more than a year).
+fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after).or_else(|| now.checked_add(irp::units::MAX_DURATION)).unwrap_or(now)
 }

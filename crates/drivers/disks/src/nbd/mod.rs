@@ -16,7 +16,11 @@
 //! writer thread sends requests in order, each command with its own cookie, and a
 //! reader thread per connection matches replies to IRPs, fills read data straight into
 //! their MDLs and completes them. Completion routines run on these threads and must not
-//! wait for I/O to this disk. Structured replies are not negotiated.
+//! wait for I/O to this disk. Structured replies are not negotiated. A panic in the
+//! reader fails what its connection has in flight with `STATUS_INTERNAL_ERROR` (the
+//! next request reconnects); a panic in the writer fails what is queued and every later
+//! request the same way, and drops the connections (whose readers fail what is in
+//! flight): no IRP is left waiting.
 //!
 //! **Flushes.** The disk reports a volatile cache when the server advertises
 //! `SEND_FLUSH`. A server without it cannot be asked to make data durable: a warning is
@@ -188,7 +192,10 @@ impl NbdDisk {
 
     fn queue(&self, mut irp: Irp, op: Op) -> Status {
         irp.mark_pending();
-        self.shared.push(irp, op);
+        if let Err(irp) = self.shared.push(irp, op) {
+            // No writer thread any more (it panicked).
+            irp.complete(Status::INTERNAL_ERROR);
+        }
         Status::PENDING
     }
 

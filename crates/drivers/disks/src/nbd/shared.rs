@@ -53,6 +53,8 @@ pub(super) struct Queue {
     pub(super) requests: VecDeque<Request>,
     pub(super) stop: bool,
     pub(super) next_seq: u64,
+    /// The writer thread is gone (it panicked): requests are refused.
+    pub(super) dead: bool,
 }
 
 /// A request waiting for the writer.
@@ -88,14 +90,27 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a request for the writer.
-    pub(super) fn push(&self, irp: Irp, op: Op) {
+    /// Queues a request for the writer; gives the IRP back when there is no writer any
+    /// more (it panicked), for the caller to fail — outside its locks.
+    pub(super) fn push(&self, irp: Irp, op: Op) -> Result<(), Irp> {
         let mut q = self.lock();
+        if q.dead {
+            return Err(irp);
+        }
         let seq = q.next_seq;
         q.next_seq += 1;
         q.requests.push_back(Request { irp, op, seq });
         drop(q);
         self.ready.notify_all();
+        Ok(())
+    }
+
+    /// The writer is going down with a panic: refuses requests from now on and returns
+    /// those queued, to be failed.
+    pub(super) fn writer_died(&self) -> Vec<Request> {
+        let mut q = self.lock();
+        q.dead = true;
+        q.requests.drain(..).collect()
     }
 
     /// Wakes the writer (a connection went idle or ended).

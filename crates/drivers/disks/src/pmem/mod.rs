@@ -51,7 +51,8 @@
 //!
 //! **Drop order.** Dropping the disk drains and (without `MAP_SYNC`) `msync`s the whole
 //! mapping, logging a failure; then the fields drop and the mapping is unmapped. The file
-//! descriptor was closed right after `mmap` (the mapping keeps the file open).
+//! descriptor stays open as long as the disk: it holds the image lock, exclusive
+//! ([`crate::locking`]; `locking=off` takes none).
 
 mod dirty;
 mod error;
@@ -75,6 +76,7 @@ use irp::{Characteristics, DeviceBuilder, DeviceRef, Irp, Mdl, Status};
 use self::dirty::DirtyChunks;
 pub use self::error::PmemError;
 use self::map::{MapKind, Mapping};
+use crate::locking::Locking;
 use crate::sticky::StickyError;
 use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
 
@@ -129,12 +131,21 @@ pub struct PmemDiskOptions {
     /// Allocate every block of the file (`posix_fallocate`) so that no store can meet a full
     /// file system (a `SIGBUS` through a mapping).
     pub preallocate: bool,
+    /// Lock the image exclusively (default; [`crate::locking`]); [`Locking::Off`] only
+    /// when asked for by name.
+    pub locking: Locking,
 }
 
 impl PmemDiskOptions {
     /// Defaults for `path`: an existing file, `sync=auto`, sparse.
     pub fn new(path: impl Into<PathBuf>) -> PmemDiskOptions {
-        PmemDiskOptions { path: path.into(), size: None, sync: SyncMode::Auto, preallocate: false }
+        PmemDiskOptions {
+            path: path.into(),
+            size: None,
+            sync: SyncMode::Auto,
+            preallocate: false,
+            locking: Locking::On,
+        }
     }
 }
 
@@ -148,6 +159,8 @@ pub struct PmemDisk {
     /// Held by a flush while it takes dirty chunks and `msync`s them.
     flushing: Mutex<()>,
     sticky: StickyError,
+    /// The open image: holds its lock until the disk is gone.
+    _image: std::fs::File,
     /// Dropped last, after `Drop::drop` synced it: unmaps.
     mapping: Mapping,
 }
@@ -155,7 +168,7 @@ pub struct PmemDisk {
 impl PmemDisk {
     /// Opens (or creates) the file and maps it.
     pub fn open(options: &PmemDiskOptions) -> Result<PmemDisk, PmemError> {
-        let mapping = open::open(options)?;
+        let (mapping, image) = open::open(options)?;
         let size = mapping.len() as u64;
         let map_sync = mapping.kind() == MapKind::Sync;
         let info = DiskInfo { size, sector_size: SECTOR_SIZE, volatile_cache: !map_sync, durable: true };
@@ -170,6 +183,7 @@ impl PmemDisk {
             dirty,
             flushing: Mutex::new(()),
             sticky: StickyError::new(),
+            _image: image,
             mapping,
         })
     }

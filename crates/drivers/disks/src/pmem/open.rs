@@ -8,9 +8,11 @@ use std::os::unix::fs::FileTypeExt;
 
 use super::map::{MapKind, Mapping, is_map_sync_unsupported};
 use super::{PmemDiskOptions, PmemError, SECTOR_SIZE, SyncMode};
+use crate::locking;
 
-/// Opens (or creates) the file `options` name and maps the disk's bytes.
-pub(super) fn open(options: &PmemDiskOptions) -> Result<Mapping, PmemError> {
+/// Opens (or creates) the file `options` name, locks it and maps the disk's bytes; the
+/// file comes back too: it holds the lock.
+pub(super) fn open(options: &PmemDiskOptions) -> Result<(Mapping, File), PmemError> {
     let path = &options.path;
     let sector = u64::from(SECTOR_SIZE);
     if let Some(size) = options.size
@@ -33,6 +35,8 @@ pub(super) fn open(options: &PmemDiskOptions) -> Result<Mapping, PmemError> {
         .create(!exists)
         .open(path)
         .map_err(|source| PmemError::Open { path: path.clone(), source })?;
+    // Before the size is read or changed: the image may be someone else's.
+    locking::lock(&file, path, locking::Mode::Write, options.locking)?;
     let meta = file.metadata().map_err(|source| PmemError::Metadata { path: path.clone(), source })?;
     check_kind(options, meta.file_type())?;
 
@@ -76,7 +80,7 @@ pub(super) fn open(options: &PmemDiskOptions) -> Result<Mapping, PmemError> {
         .ok()
         .filter(|&l| l <= isize::MAX as usize)
         .ok_or_else(|| PmemError::TooLarge { path: path.clone(), size })?;
-    map(&file, len, options)
+    Ok((map(&file, len, options)?, file))
 }
 
 /// Only regular files are disks here (device DAX and block devices are not supported yet).

@@ -72,6 +72,14 @@ impl<T> FlushQueue<T> {
         group
     }
 
+    /// Nobody will run the next round (the lazy writer is gone): returns the flushes
+    /// waiting for it, and the queue is idle.
+    pub(super) fn abandon(&self) -> Vec<T> {
+        let mut s = self.lock();
+        s.running = false;
+        std::mem::take(&mut s.waiting)
+    }
+
     /// A round ended: with no flush waiting the queue is idle and this returns false;
     /// else it stays running and this returns true — the caller must see to a round for
     /// the waiting flushes ([`next_group`](Self::next_group) until it is empty).

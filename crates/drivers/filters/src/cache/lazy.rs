@@ -74,17 +74,46 @@ impl Control {
     }
 }
 
+/// If the lazy writer unwinds (it panicked), no flush may be left waiting for it: it is
+/// marked gone — later flushes run their rounds in their callers' threads — and the
+/// flushes queued for it fail with `STATUS_INTERNAL_ERROR`. (A flush whose round was
+/// under way completes as its IRP is dropped: with the same status.)
+struct FailOnPanic(Weak<Inner>);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Some(inner) = self.0.upgrade() else { return };
+        tracing::error!(cache = %inner.name, "cache: the lazy writer panicked; its queued flushes fail with STATUS_INTERNAL_ERROR");
+        {
+            let _stopped = inner.lazy.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+            inner.lazy.alive.store(false, Ordering::Release);
+        }
+        inner.lazy.flushes.store(false, Ordering::Release);
+        // A completion routine that panics too must not turn this into an abort.
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            inner.fail_queued_flushes(irp::Status::INTERNAL_ERROR);
+        }));
+        if failed.is_err() {
+            tracing::error!(cache = %inner.name, "cache: failing the queued flushes panicked too");
+        }
+    }
+}
+
 /// Blocks per write-behind batch under pressure.
 const PRESSURE_BATCH: usize = 1024;
 
-/// Starts the lazy writer thread for `inner`; it holds only a weak reference and ends
-/// when the cache is stopped or dropped.
-pub(super) fn start(inner: &Arc<Inner>) {
+/// Starts the lazy writer thread for `inner`; it holds a weak reference between its
+/// rounds and ends when the cache is stopped or dropped (the cache's drop joins it).
+pub(super) fn start(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let interval = inner.options.lazy_interval;
     let share = inner.options.lazy_share as usize;
     inner.lazy.alive.store(true, Ordering::Release);
     let spawned = std::thread::Builder::new().name("cache-lazy-writer".into()).spawn(move || {
+        let _guard = FailOnPanic(weak.clone());
         let mut last_pass = Instant::now();
         loop {
             let Some(inner) = weak.upgrade() else { return };
@@ -108,6 +137,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
                 *stopped
             };
             if lazy.flushes.swap(false, Ordering::AcqRel) {
+                irp::testing::panics::panic_point("cache-lazy-writer", &inner.name);
                 inner.run_queued_flushes();
             }
             if stopped {
@@ -143,8 +173,12 @@ pub(super) fn start(inner: &Arc<Inner>) {
             }
         }
     });
-    if let Err(e) = spawned {
-        inner.lazy.alive.store(false, Ordering::Release);
-        tracing::error!("cache: cannot start the lazy writer: {e}; flushes are served by their callers");
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            inner.lazy.alive.store(false, Ordering::Release);
+            tracing::error!("cache: cannot start the lazy writer: {e}; flushes are served by their callers");
+            None
+        }
     }
 }

@@ -171,6 +171,8 @@ pub struct CacheCounts {
 }
 
 pub(crate) struct Inner {
+    /// The cache device's name (for messages).
+    name: String,
     options: CacheOptions,
     lower: DeviceRef,
     info: DiskInfo,
@@ -188,6 +190,9 @@ pub(crate) struct Inner {
 /// The cache driver.
 pub struct Cache {
     inner: Arc<Inner>,
+    /// The lazy writer, joined when the cache goes: it may hold `inner` (and so the disk
+    /// below, and the disk's image lock) for the length of a pass.
+    lazy_writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -229,6 +234,7 @@ impl Cache {
         }
         let store = Store::new(block as usize, options.size);
         let inner = Arc::new(Inner {
+            name: name.to_owned(),
             info: DiskInfo { size, sector_size: sector, volatile_cache: true, durable: true },
             options,
             lower: Arc::clone(&lower),
@@ -241,10 +247,10 @@ impl Cache {
             run_buffers: runs::RunBuffers::default(),
         });
         // Also in write-through mode: it runs the queued flushes' rounds.
-        lazy::start(&inner);
+        let lazy_writer = lazy::start(&inner);
         let device = DeviceBuilder::new(name)
             .characteristics(characteristics)
-            .attach(Cache { inner: Arc::clone(&inner) }, &lower)?;
+            .attach(Cache { inner: Arc::clone(&inner), lazy_writer }, &lower)?;
         Ok(device)
     }
 
@@ -261,8 +267,16 @@ impl Cache {
 }
 
 impl Drop for Cache {
+    /// Stops the lazy writer and waits for it (unless this runs on it), so that the
+    /// stack below is gone when the cache is: its disk closed, its image unlocked.
     fn drop(&mut self) {
         self.inner.lazy.stop();
+        if let Some(thread) = self.lazy_writer.take()
+            && thread.thread().id() != std::thread::current().id()
+            && thread.join().is_err()
+        {
+            tracing::error!("cache: the lazy writer panicked");
+        }
     }
 }
 
@@ -387,6 +401,18 @@ impl Inner {
             self.run_queued_flushes();
         }
         flush::completing(|| complete_flush(irp, status))
+    }
+
+    /// Fails the flushes queued now with `status` without running a round (the lazy
+    /// writer that was to run them panicked); the queue is idle at once, so flushes that
+    /// arrive meanwhile lead rounds of their own.
+    pub(super) fn fail_queued_flushes(&self, status: Status) {
+        let group = self.flushes.abandon();
+        flush::completing(|| {
+            for irp in group {
+                irp.complete(status);
+            }
+        });
     }
 
     /// Runs rounds for the queued flushes until none is left (the queue is then idle).

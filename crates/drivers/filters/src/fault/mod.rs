@@ -10,6 +10,12 @@
 //! while it exists, as nbdkit's `error-file`). A failed request is completed with
 //! its status without being forwarded.
 //!
+//! **Which flushes count.** A rule over flushes sees, by default, only the flushes that
+//! sync the device — what a client's flush is (NBD `FLUSH`, `fsync`): a write-back
+//! cache above also sends `NoSync` flushes of its own (eager write-behind, the lazy
+//! writer), and counting those would make `op=flush,nth=3` hit a flush no client sent.
+//! `flushes=all` counts them too ([`FlushKinds`]).
+//!
 //! **Delays** sleep in the dispatching thread and then forward. That is simple and
 //! exact for synchronous callers; an asynchronous submitter sees the delay in its
 //! submit call rather than as a pending IRP. Good enough for a test tool; a timer
@@ -36,7 +42,8 @@ use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, MajorFunction,
 
 pub(crate) use options::parse_duration;
 pub use options::{
-    ERRNO_NAMES, FaultAction, FaultError, FaultOptions, FaultRule, KEYS, OpSet, status_for_errno_name,
+    ERRNO_NAMES, FaultAction, FaultError, FaultOptions, FaultRule, FlushKinds, KEYS, OpSet,
+    status_for_errno_name,
 };
 
 /// Major function codes fit below this (`IRP_MJ_WRITE_ZEROES` is 0x1d).
@@ -137,7 +144,7 @@ impl FaultControl {
         }
     }
 
-    fn decide(&self, major: MajorFunction) -> Verdict {
+    fn decide(&self, major: MajorFunction, syncs_device: bool) -> Verdict {
         let c = &self.counters[major as usize];
         c.seen.fetch_add(1, Ordering::Relaxed);
         let mut verdict = Verdict::default();
@@ -146,7 +153,9 @@ impl FaultControl {
         }
         let mut matched = false;
         for r in &self.rules {
-            if !r.rule.ops.contains(major) || r.rule.trigger.as_deref().is_some_and(|t| !t.exists()) {
+            if !r.rule.applies_to(major, syncs_device)
+                || r.rule.trigger.as_deref().is_some_and(|t| !t.exists())
+            {
                 continue;
             }
             matched = true;
@@ -210,7 +219,8 @@ impl Fault {
 
     fn handle(&self, device: &DeviceRef, irp: Irp) -> Status {
         let major = irp.major_function();
-        let verdict = self.control.decide(major);
+        let syncs_device = major != MajorFunction::FlushBuffers || irp.flush_flags().syncs_device();
+        let verdict = self.control.decide(major, syncs_device);
         if !verdict.delay.is_zero() {
             std::thread::sleep(verdict.delay);
         }

@@ -35,9 +35,12 @@ pub enum FaultError {
     Device(#[from] irp::DeviceError),
 }
 
+/// The longest `delay=` [`FaultOptions::from_params`] accepts.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
 /// The keys [`FaultOptions::from_params`] accepts.
 pub const KEYS: &[&str] =
-    &["op", "ops", "error", "delay", "flush", "rate", "nth", "after", "trigger", "seed"];
+    &["op", "ops", "error", "delay", "flush", "flushes", "rate", "nth", "after", "trigger", "seed"];
 
 /// The errno names `error=` accepts, with the status each becomes
 /// ([`Status::from_errno`]).
@@ -135,6 +138,18 @@ pub enum FaultAction {
     DropFlush,
 }
 
+/// Which flushes a rule over `op=flush` sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FlushKinds {
+    /// Flushes that sync the device (no flags, or `FileDataSyncOnly`): what a client's
+    /// flush (NBD `FLUSH`, `fsync`, `fdatasync`) is, and what `nth=3` means to a user.
+    #[default]
+    Syncing,
+    /// Every flush, also those that ask for no device sync (`NoSync`, `FileDataOnly`):
+    /// the cache's own write-behind flushes (eager write-behind, the lazy writer).
+    All,
+}
+
 /// One rule: which requests, what to do, and when.
 ///
 /// The rule numbers the requests it sees (its op set, while the filter is enabled and
@@ -146,6 +161,9 @@ pub enum FaultAction {
 pub struct FaultRule {
     /// The requests the rule applies to.
     pub ops: OpSet,
+    /// Which flushes it applies to (when `ops` has flushes): by default only those that
+    /// sync the device; the others pass as if the rule were not there.
+    pub flushes: FlushKinds,
     /// What it does.
     pub action: FaultAction,
     /// Probability of firing, 0 to 1 (default 1).
@@ -165,6 +183,7 @@ impl FaultRule {
     pub fn fail(ops: OpSet, status: Status) -> FaultRule {
         FaultRule {
             ops,
+            flushes: FlushKinds::Syncing,
             action: FaultAction::Fail(status),
             rate: 1.0,
             nth: None,
@@ -210,6 +229,18 @@ impl FaultRule {
     /// Seeds the generator behind `rate`.
     pub fn with_seed(self, seed: u64) -> FaultRule {
         FaultRule { seed, ..self }
+    }
+
+    /// Sets which flushes the rule applies to.
+    pub fn with_flushes(self, flushes: FlushKinds) -> FaultRule {
+        FaultRule { flushes, ..self }
+    }
+
+    /// Whether the rule looks at a request of `major` (a flush that syncs the device or
+    /// not, `syncs_device`).
+    pub(super) fn applies_to(&self, major: MajorFunction, syncs_device: bool) -> bool {
+        self.ops.contains(major)
+            && (major != MajorFunction::FlushBuffers || syncs_device || self.flushes == FlushKinds::All)
     }
 
     /// Checks the rule is consistent.
@@ -276,6 +307,7 @@ impl FaultOptions {
     /// | `error` | an errno name: EIO, ENOSPC, EPERM, EROFS, ... ([`ERRNO_NAMES`]) | EIO, when nothing else is asked |
     /// | `delay` | a duration: `5ms`, `1.5s`, `200us` | — |
     /// | `flush` | `drop`: lie about flushes | — |
+    /// | `flushes` | `sync`: only flushes that sync the device (client flushes); `all`: also the `NoSync` / `FileDataOnly` flushes a cache sends on its own | `sync` |
     /// | `rate` | `0.1` or `10%` | `1` |
     /// | `nth`, `after` | counts | — |
     /// | `trigger` | a path | — |
@@ -315,10 +347,23 @@ impl FaultOptions {
                     let reason = format!("unknown errno name (accepted: {})", names.join(", "));
                     error = Some(status_for_errno_name(value).ok_or_else(|| bad(&reason))?);
                 }
-                "delay" => delay = Some(parse_duration(value).map_err(|r| bad(&r))?),
+                "delay" => {
+                    let d = parse_duration(value).map_err(|r| bad(&r))?;
+                    if d > MAX_DELAY {
+                        return Err(bad("at most 1h: a delay sleeps in the sender's thread"));
+                    }
+                    delay = Some(d);
+                }
                 "flush" if value.eq_ignore_ascii_case("drop") => drop_flush = true,
                 "flush" => {
                     return Err(bad("only flush=drop exists; to fail flushes write op=flush error=EIO"));
+                }
+                "flushes" => {
+                    rule.flushes = match value.to_ascii_lowercase().as_str() {
+                        "sync" | "syncing" => FlushKinds::Syncing,
+                        "all" => FlushKinds::All,
+                        _ => return Err(bad("expected sync (flushes that sync the device) or all")),
+                    }
                 }
                 "rate" => {
                     rule.rate = parse_rate(value).ok_or_else(|| bad("expected 0 to 1, or 0% to 100%"))?

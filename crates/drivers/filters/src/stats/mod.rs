@@ -66,7 +66,15 @@ impl StatsOptions {
             match key {
                 "file" if value.is_empty() => return Err(bad("expected a path".into())),
                 "file" => options.file = Some(PathBuf::from(value)),
-                "interval" => options.interval = crate::fault::parse_duration(value).map_err(bad)?,
+                "interval" => {
+                    let interval = crate::fault::parse_duration(value).map_err(bad)?;
+                    if !interval.is_zero()
+                        && !(Duration::from_millis(1)..=Duration::from_secs(24 * 3600)).contains(&interval)
+                    {
+                        return Err(bad("expected 1ms to 24h, or 0 (only at shutdown)".into()));
+                    }
+                    options.interval = interval;
+                }
                 _ => return Err(StatsError::UnknownKey { key: key.to_owned() }),
             }
         }
@@ -221,9 +229,13 @@ impl Writer {
         let thread = std::thread::Builder::new().name("stats-writer".into()).spawn(move || {
             loop {
                 {
+                    // The flag is tested before waiting: a stop that came while the
+                    // report was being written is not waited out for a whole interval.
                     let stopped = signal.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-                    let (stopped, _) =
-                        signal.wake.wait_timeout(stopped, interval).unwrap_or_else(PoisonError::into_inner);
+                    let (stopped, _) = signal
+                        .wake
+                        .wait_timeout_while(stopped, interval, |stopped| !*stopped)
+                        .unwrap_or_else(PoisonError::into_inner);
                     if *stopped {
                         return;
                     }

@@ -31,6 +31,7 @@ pub(super) fn start(
     match command {
         Command::Read { offset, length, .. } => {
             let ticket = Ticket::acquire(shared, cookie, length as usize);
+            irp::testing::panics::panic_point("nbd-server-connection", &shared.export);
             if length == 0 {
                 ticket.reply(Reply::Ok);
                 return Ok(true);

@@ -16,6 +16,7 @@ use nbd::consts::REQUEST_HEADER_LEN;
 use nbd::transmission::{Command, ExportLimits, decode_request_header};
 
 use crate::config::Limits;
+use crate::connection::ConnState;
 use crate::handshake::Session;
 use crate::listener::Stream;
 use buffers::{BufferPool, KeptBudget};
@@ -58,6 +59,10 @@ pub(crate) struct Shared {
     file: Arc<FileObject>,
     read_only: bool,
     peer: String,
+    /// The export's name (for messages and test hooks).
+    export: String,
+    /// What the server's registry sees of this connection (busy or idle).
+    state: Arc<ConnState>,
 }
 
 impl Shared {
@@ -77,6 +82,10 @@ enum Ending {
     Broken,
     /// The client broke the protocol; the connection is closed.
     Protocol(String),
+    /// Nothing in flight and nothing received for the idle timeout.
+    Idle,
+    /// The client stopped in the middle of a request for the idle timeout.
+    Stalled,
     /// The socket failed, or a request was cut short.
     Io(io::Error),
 }
@@ -84,7 +93,14 @@ enum Ending {
 /// Serves requests until the client disconnects, breaks the protocol, or the server
 /// stops reading; then waits for every request in flight to be answered and closes the
 /// handle (`IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE`).
-pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &ServerBounds, peer: &str) {
+pub(crate) fn serve(
+    stream: Stream,
+    session: Session,
+    limits: &Limits,
+    bounds: &ServerBounds,
+    peer: &str,
+    state: &Arc<ConnState>,
+) {
     let Session { export, handle, structured } = session;
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
@@ -105,6 +121,8 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &
         file: Arc::clone(handle.file_object()),
         read_only: export.read_only,
         peer: peer.to_owned(),
+        export: export.name.clone(),
+        state: Arc::clone(state),
     });
     let writer_thread = {
         let shared = Arc::clone(&shared);
@@ -117,6 +135,8 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &
             return;
         }
     };
+    // Declared after `handle` and `shared`: dropped before them when this thread unwinds.
+    let _guard = CloseOnPanic(&shared);
     let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
     let ending = read_requests(&mut reader, &shared, &export.limits());
     match ending {
@@ -124,6 +144,16 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &
         Ending::EndOfFile => tracing::debug!(peer, "end of requests"),
         Ending::Broken => tracing::debug!(peer, "the connection broke"),
         Ending::Protocol(reason) => tracing::warn!(peer, "closing the connection: {reason}"),
+        Ending::Idle => tracing::info!(
+            peer,
+            "closing the connection: idle for {:?} (idle timeout)",
+            limits.idle_timeout.unwrap_or_default()
+        ),
+        Ending::Stalled => tracing::warn!(
+            peer,
+            "closing the connection: the client stopped in the middle of a request for {:?} (idle timeout)",
+            limits.idle_timeout.unwrap_or_default()
+        ),
         Ending::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
             tracing::warn!(peer, "closing the connection: the client closed it in the middle of a request")
         }
@@ -142,15 +172,35 @@ pub(crate) fn serve(stream: Stream, session: Session, limits: &Limits, bounds: &
     }
 }
 
+/// If the connection thread unwinds (it panicked), the client is not left waiting: the
+/// socket is shut down (the client sees the connection end; replies still to come fail
+/// to send and free their places), the reply thread is told to end, and the handle
+/// closes only once nothing is in flight, as on the normal path.
+struct CloseOnPanic<'a>(&'a Shared);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(peer = %self.0.peer, export = %self.0.export, "the connection's thread panicked; closing the connection");
+            self.0.writer.shutdown();
+            self.0.writer.close();
+            self.0.inflight.wait_idle();
+        }
+    }
+}
+
 fn read_requests(reader: &mut BufReader<Stream>, shared: &Arc<Shared>, limits: &ExportLimits) -> Ending {
     let mut header = [0u8; REQUEST_HEADER_LEN];
     loop {
         if shared.writer.is_broken() {
             return Ending::Broken;
         }
-        match read_header(reader, &mut header) {
-            Ok(true) => {}
-            Ok(false) => return Ending::EndOfFile,
+        match read_header(reader, &mut header, &shared.state) {
+            Ok(Header::Read) => {}
+            Ok(Header::End) => return Ending::EndOfFile,
+            Ok(Header::Idle) => return Ending::Idle,
+            Ok(Header::Stalled) => return Ending::Stalled,
+            Err(e) if is_timeout(&e) => return Ending::Stalled,
             Err(e) => return Ending::Io(e),
         }
         let request = match decode_request_header(&header) {
@@ -167,7 +217,7 @@ fn read_requests(reader: &mut BufReader<Stream>, shared: &Arc<Shared>, limits: &
                         if let Err(e) = io::copy(&mut reader.by_ref().take(n.into()), &mut io::sink())
                             .and_then(|copied| expect_len(copied, n.into()))
                         {
-                            return Ending::Io(e);
+                            return if is_timeout(&e) { Ending::Stalled } else { Ending::Io(e) };
                         }
                     }
                     PayloadAction::Disconnect => {
@@ -181,24 +231,49 @@ fn read_requests(reader: &mut BufReader<Stream>, shared: &Arc<Shared>, limits: &
         match dispatch::start(reader, shared, request.cookie, command) {
             Ok(true) => {}
             Ok(false) => return Ending::Disconnect,
+            Err(e) if is_timeout(&e) => return Ending::Stalled,
             Err(e) => return Ending::Io(e),
         }
     }
 }
 
-/// Reads one request header: `false` at a clean end of the stream (between requests).
-fn read_header(reader: &mut impl Read, header: &mut [u8; REQUEST_HEADER_LEN]) -> io::Result<bool> {
+/// What reading a request header found.
+enum Header {
+    Read,
+    /// A clean end of the stream (between requests).
+    End,
+    /// The idle timeout passed between requests with nothing in flight.
+    Idle,
+    /// The idle timeout passed in the middle of a header.
+    Stalled,
+}
+
+/// Whether `e` is a read that gave up at the socket's read timeout (the idle timeout).
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Reads one request header. The socket's read timeout is the idle timeout: passing it
+/// between requests with something in flight is fine (the client waits for replies).
+fn read_header(
+    reader: &mut impl Read,
+    header: &mut [u8; REQUEST_HEADER_LEN],
+    state: &ConnState,
+) -> io::Result<Header> {
     let mut filled = 0;
     while filled < header.len() {
         match reader.read(&mut header[filled..]) {
-            Ok(0) if filled == 0 => return Ok(false),
+            Ok(0) if filled == 0 => return Ok(Header::End),
             Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated request header")),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) && filled > 0 => return Ok(Header::Stalled),
+            Err(e) if is_timeout(&e) && !state.is_busy() => return Ok(Header::Idle),
+            Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(true)
+    Ok(Header::Read)
 }
 
 fn expect_len(got: u64, want: u64) -> io::Result<()> {

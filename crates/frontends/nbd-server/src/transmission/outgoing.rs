@@ -5,7 +5,7 @@
 use std::io::IoSlice;
 
 use irp::{Mdl, Status};
-use nbd::consts::{EINVAL, EIO, ENOMEM, ENOSPC, EOVERFLOW, EPERM, ESHUTDOWN, REPLY_FLAG_DONE};
+use nbd::consts::{EINVAL, EIO, ENOMEM, ENOSPC, EPERM, ESHUTDOWN, REPLY_FLAG_DONE};
 use nbd::transmission::{
     encode_error_chunk, encode_none_chunk, encode_offset_data_header, encode_simple_reply,
 };
@@ -135,13 +135,17 @@ impl Drop for Outgoing {
 }
 
 /// The NBD error value for a failed IRP (the spec's list; `EIO` for anything else).
+///
+/// A device that is gone (`ENXIO`: a crashed crash disk's `STATUS_DEVICE_DOES_NOT_EXIST`)
+/// answers `EIO`: the request was valid, the medium failed it. `EOVERFLOW` is not among
+/// the answers: the spec reserves it for a `DF` read too large for one chunk, which the
+/// request checks decide, never a device.
 pub(crate) fn nbd_errno(status: Status) -> u32 {
     match status.to_errno() {
         libc::EPERM | libc::EACCES | libc::EROFS => EPERM,
         libc::ENOSPC | libc::EDQUOT | libc::EFBIG => ENOSPC,
         libc::ENOMEM | libc::EAGAIN => ENOMEM,
-        libc::EINVAL | libc::ENXIO | libc::EOPNOTSUPP => EINVAL,
-        libc::EOVERFLOW => EOVERFLOW,
+        libc::EINVAL | libc::EOPNOTSUPP | libc::EOVERFLOW => EINVAL,
         libc::ESHUTDOWN | libc::ENODEV => ESHUTDOWN,
         _ => EIO,
     }
@@ -164,6 +168,7 @@ impl Ticket {
     /// Waits for room on the connection and on the server, then takes a place for a
     /// request of `bytes`.
     pub(crate) fn acquire(shared: &Arc<Shared>, cookie: u64, bytes: usize) -> Ticket {
+        shared.state.request_started();
         shared.inflight.acquire(bytes);
         Ticket { shared: Arc::clone(shared), cookie, bytes, answered: false }
     }
@@ -193,5 +198,22 @@ impl Drop for Ticket {
             self.shared.writer.send(Outgoing::encode(self.cookie, reply, structured, None));
         }
         self.shared.inflight.release(self.bytes);
+        self.shared.state.request_done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_statuses_map_to_the_spec_errors() {
+        assert_eq!(nbd_errno(Status::DEVICE_DOES_NOT_EXIST), EIO, "a crashed crash disk");
+        assert_eq!(nbd_errno(Status::IO_DEVICE_ERROR), EIO);
+        assert_eq!(nbd_errno(Status::MEDIA_WRITE_PROTECTED), EPERM);
+        assert_eq!(nbd_errno(Status::DISK_FULL), ENOSPC);
+        assert_eq!(nbd_errno(Status::INVALID_PARAMETER), EINVAL);
+        assert_eq!(nbd_errno(Status::INTERNAL_ERROR), EIO);
+        assert_eq!(nbd_errno(Status::NO_SUCH_DEVICE), ESHUTDOWN);
     }
 }

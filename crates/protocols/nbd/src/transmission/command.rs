@@ -114,11 +114,13 @@ impl Command {
     /// Validates a request header against the export, in this order:
     ///
     /// 1. unknown command (also the experimental `NBD_CMD_RESIZE`) → `EINVAL`;
-    /// 2. flush, trim or write-zeroes not advertised → `EINVAL`;
-    /// 3. command flags not valid for the command or not advertised → `EINVAL`;
-    /// 4. write, trim or write-zeroes on a read-only export → `EPERM`;
+    /// 2. write, trim or write-zeroes on a read-only export → `EPERM` (the spec's
+    ///    "SHOULD return `EPERM` if it receives a write or trim request on a read-only
+    ///    export", though a read-only export advertises neither trim nor write-zeroes);
+    /// 3. flush, trim or write-zeroes not advertised → `EINVAL`;
+    /// 4. command flags not valid for the command or not advertised → `EINVAL`;
     /// 5. flush with nonzero offset or length → `EINVAL`;
-    /// 6. read or write longer than `max_payload` → `EOVERFLOW` (read) / `EINVAL` (write);
+    /// 6. read or write longer than `max_payload` → `EINVAL`;
     /// 7. `offset + length` past the end (or overflowing) → `ENOSPC` for write and
     ///    write-zeroes, `EINVAL` for the others;
     /// 8. offset or length not a multiple of `min_block` → `EINVAL`.
@@ -144,14 +146,14 @@ impl Command {
             CMD_BLOCK_STATUS => (fua | CMD_FLAG_REQ_ONE, true),
             _ => return fail(RequestErrorKind::UnknownCommand(command)),
         };
+        if matches!(command, CMD_WRITE | CMD_TRIM | CMD_WRITE_ZEROES) && limits.has(FLAG_READ_ONLY) {
+            return fail(RequestErrorKind::ReadOnly(command));
+        }
         if !advertised {
             return fail(RequestErrorKind::NotAdvertised(command));
         }
         if flags & !allowed != 0 {
             return fail(RequestErrorKind::BadFlags { command, flags: flags & !allowed });
-        }
-        if matches!(command, CMD_WRITE | CMD_TRIM | CMD_WRITE_ZEROES) && limits.has(FLAG_READ_ONLY) {
-            return fail(RequestErrorKind::ReadOnly(command));
         }
         if command == CMD_FLUSH {
             if offset != 0 || length != 0 {

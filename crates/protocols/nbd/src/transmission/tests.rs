@@ -121,6 +121,7 @@ fn classify_errors_and_errnos() {
     let l = ExportLimits::new(1 << 20, ALL);
     let bare = ExportLimits::new(1 << 20, FLAG_HAS_FLAGS);
     let ro = ExportLimits::new(1 << 20, ALL | FLAG_READ_ONLY);
+    let ro_served = ExportLimits::new(1 << 20, FLAG_HAS_FLAGS | FLAG_SEND_FLUSH | FLAG_READ_ONLY);
     use RequestErrorKind::*;
     let cases: Vec<(Result<Command, RequestError>, RequestErrorKind, u32)> = vec![
         (classify(9, 0, 0, 0, &l), UnknownCommand(9), EINVAL),
@@ -163,12 +164,16 @@ fn classify_errors_and_errnos() {
         (classify(CMD_WRITE, 0, 0, 1, &ro), ReadOnly(CMD_WRITE), EPERM),
         (classify(CMD_TRIM, 0, 0, 1, &ro), ReadOnly(CMD_TRIM), EPERM),
         (classify(CMD_WRITE_ZEROES, 0, 0, 1, &ro), ReadOnly(CMD_WRITE_ZEROES), EPERM),
+        // What a read-only export advertises: no trim, no write-zeroes; still EPERM.
+        (classify(CMD_TRIM, 0, 0, 1, &ro_served), ReadOnly(CMD_TRIM), EPERM),
+        (classify(CMD_WRITE_ZEROES, 0, 0, 1, &ro_served), ReadOnly(CMD_WRITE_ZEROES), EPERM),
+        (classify(CMD_TRIM, CMD_FLAG_FUA, 0, 1, &ro_served), ReadOnly(CMD_TRIM), EPERM),
         (classify(CMD_FLUSH, 0, 1, 0, &l), FlushRange { offset: 1, length: 0 }, EINVAL),
         (classify(CMD_FLUSH, 0, 0, 1, &l), FlushRange { offset: 0, length: 1 }, EINVAL),
         (
             classify(CMD_READ, 0, 0, (1 << 25) + 1, &l),
             TooLarge { command: CMD_READ, length: (1 << 25) + 1, max: 1 << 25 },
-            EOVERFLOW,
+            EINVAL,
         ),
         (
             classify(CMD_WRITE, 0, 0, (1 << 25) + 1, &l),

@@ -328,8 +328,10 @@ impl Connection {
         let irp = p.irp?;
         if p.status.is_success() && p.then_flush {
             let op = Op::FlushAfter { generation: self.generation, information: p.information };
-            self.shared.push(irp, op);
-            return None;
+            return match self.shared.push(irp, op) {
+                Ok(()) => None,
+                Err(irp) => Some((irp, Status::INTERNAL_ERROR, 0)),
+            };
         }
         let information = if p.status.is_success() { p.information } else { 0 };
         Some((irp, p.status, information))

@@ -19,6 +19,7 @@ impl Connection {
     /// The reader thread.
     pub(super) fn read_replies(self: Arc<Self>) {
         mark_nbd_thread();
+        let _guard = FailOnPanic(&self);
         let mut header = [0; SIMPLE_REPLY_LEN];
         let mut watch = Unanswered { conn: &self, since: None, fresh: false };
         let (why, status) = loop {
@@ -31,6 +32,7 @@ impl Connection {
                     break (format!("the server sent a bad reply header: {e}"), Status::CONNECTION_RESET);
                 }
             };
+            irp::testing::panics::panic_point("nbd-client-reader", &self.shared.name);
             if let Err(lost) = self.on_reply(reply, &mut watch) {
                 break lost;
             }
@@ -152,6 +154,25 @@ impl Connection {
             complete(Some(done));
         }
         self.shared.wake();
+    }
+}
+
+/// Fails what the connection has in flight if the reader thread unwinds: the connection
+/// is dead, its requests fail with `STATUS_INTERNAL_ERROR`, and the next one reconnects.
+struct FailOnPanic<'a>(&'a Connection);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.shut_down();
+            // A completion routine that panics too must not turn this into an abort.
+            let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.0.fail_all("the connection's reader thread panicked", Status::INTERNAL_ERROR);
+            }));
+            if failed.is_err() {
+                tracing::error!(uri = %self.0.shared.uri, "failing the requests of a panicked NBD reader panicked too");
+            }
+        }
     }
 }
 
