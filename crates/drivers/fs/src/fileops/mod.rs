@@ -51,6 +51,11 @@ impl Inner {
                 "inode {ino}: changing a block-mapped (non-extent) file"
             )));
         }
+        if inode.flags & crate::ondisk::inode::flags::HUGE_FILE != 0 {
+            return Err(FsError::NotSupported(format!(
+                "inode {ino}: i_blocks in file-system blocks (huge_file)"
+            )));
+        }
         let seed = self.inode_seed(ino, inode);
         let goal = self.default_goal(ino);
         let sectors = i64::from(self.geo.bs / 512);
