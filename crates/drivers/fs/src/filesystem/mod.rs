@@ -16,7 +16,7 @@
 //! - [`types`]: the values operations take and return;
 //! - `inner`: the state, and the atomic operation and the commit;
 //! - `mount`, `namei` (names), `rename`, `attr`, `orphan`, `sync`, `inode_io`;
-//! - file data is in [`crate::fileops`], directories in `dirops`, xattrs in `xattrops`.
+//! - file data is in `fileops`, directories in `dirops`, xattrs in `xattrops`.
 
 mod attr;
 pub(crate) mod inner;
