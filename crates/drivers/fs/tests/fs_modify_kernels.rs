@@ -222,6 +222,16 @@ fn we_change_a_kernel_made_4k_volume() {
 }
 
 #[test]
+fn we_change_a_kernel_made_volume_without_metadata_csum_or_64bit() {
+    // uninit_bg: crc16 descriptor checksums, no checksums anywhere else, 32-byte descriptors.
+    check_with(
+        "we_change_a_kernel_made_volume_without_metadata_csum_or_64bit",
+        &["-b", "4096", "-O", "^metadata_csum,^64bit,uninit_bg"],
+        4096,
+    );
+}
+
+#[test]
 fn we_change_a_kernel_made_1k_volume() {
     check_with("we_change_a_kernel_made_1k_volume", &["-b", "1024"], 1024);
 }

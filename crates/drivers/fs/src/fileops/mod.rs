@@ -99,6 +99,11 @@ impl Inner {
         if inode.is_dir() {
             return Err(FsError::IsADirectory { ino });
         }
+        // Regular files, and the target block of a slow symlink (readlink); a fast symlink's
+        // or a device's i_block is not a block map.
+        if !(inode.is_regular() || inode.is_symlink() && inode.uses_extents()) {
+            return Err(FsError::Invalid(format!("inode {ino}: read of a file that has no data blocks")));
+        }
         if off >= inode.size {
             return Ok(0);
         }
