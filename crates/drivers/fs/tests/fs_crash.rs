@@ -282,6 +282,14 @@ fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: b
         });
         check_state(img, &durable, cut, i % 9 == 0);
     }
+    eprintln!(
+        "{} steps, {} device writes and flushes, {} fsyncs: {} crash states mounted, {} checked by e2fsck",
+        steps.len(),
+        log.len(),
+        durable.len(),
+        cuts.len(),
+        cuts.len().div_ceil(9)
+    );
 }
 
 proptest! {
