@@ -109,8 +109,10 @@ pub struct FileDevice {
 impl FileDevice {
     /// Opens `path` for reading and writing.
     pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<FileDevice> {
-        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
-        let size = file.metadata()?.len();
+        use std::io::Seek;
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        // The end, not the metadata's length: a block device node has length 0.
+        let size = file.seek(std::io::SeekFrom::End(0))?;
         Ok(FileDevice { file, size })
     }
 

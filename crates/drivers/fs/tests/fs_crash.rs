@@ -282,6 +282,14 @@ fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: b
         });
         check_state(img, &durable, cut, i % 9 == 0);
     }
+    eprintln!(
+        "{} steps, {} device writes and flushes, {} fsyncs: {} crash states mounted, {} checked by e2fsck",
+        steps.len(),
+        log.len(),
+        durable.len(),
+        cuts.len(),
+        cuts.len().div_ceil(9)
+    );
 }
 
 proptest! {
@@ -352,4 +360,74 @@ fn a_superblock_torn_by_a_crash_is_taken_back_only_if_it_agrees_with_its_backup(
     tear_superblock(&dev, |sb| sb.inodes_per_group -= 16);
     let e = Filesystem::mount(Arc::clone(&dev) as Arc<dyn BlockDevice>, opts()).unwrap_err();
     assert!(e.to_string().contains("superblock"), "{e}");
+}
+
+/// Writes a block every 1000 blocks: a file whose blocks span more than one removal step.
+fn spread_file(fs: &Filesystem, name: &[u8], seed: u64) -> (u32, Vec<(u64, Vec<u8>)>) {
+    let f = fs.create(ROOT, name, 0o644, 0, 0).unwrap().ino;
+    let mut blocks = Vec::new();
+    for i in 0..120u64 {
+        let d = pattern(seed + i, 4096);
+        fs.write(f, i * 1000 * 4096, &d).unwrap();
+        blocks.push((i * 1000 * 4096, d));
+    }
+    (f, blocks)
+}
+
+#[test]
+fn a_truncation_or_an_unlink_cut_short_by_a_crash_is_finished_at_mount() {
+    let dev = fresh_device(64 << 20, 61);
+    let fs = mount(&dev);
+    let (f, fblocks) = spread_file(&fs, b"truncated", 1);
+    let (_, gblocks) = spread_file(&fs, b"unlinked", 500);
+    let full_size = fs.getattr(f).unwrap().size;
+    fs.unmount().unwrap();
+    let base = dev.image();
+    let rec =
+        Arc::new(Recording { live: MemoryDevice::from_image(base.clone()), log: Mutex::new(Vec::new()) });
+    let o = fs::MountOptions { commit_interval: std::time::Duration::ZERO, ..opts() };
+    let fs = Filesystem::mount(Arc::clone(&rec) as Arc<dyn BlockDevice>, o).unwrap();
+    fs.truncate(f, 5000).unwrap();
+    fs.unlink(ROOT, b"unlinked").unwrap();
+    fs.unmount().unwrap();
+    let log = rec.log.lock().unwrap().clone();
+    let flushes: Vec<usize> =
+        log.iter().enumerate().filter(|(_, r)| matches!(r, Rec::Flush)).map(|(i, _)| i + 1).collect();
+    let mut states = 0;
+    for (k, &cut) in flushes.iter().enumerate() {
+        let img = crash_image(&base, &log, cut, || (1, 0));
+        let dev = Arc::new(MemoryDevice::from_image(img));
+        let fs = Filesystem::mount(Arc::clone(&dev) as Arc<dyn BlockDevice>, opts()).unwrap();
+        let a = fs.getattr(f).unwrap();
+        let data = read_all(&fs, f);
+        if a.size == full_size {
+            for (off, d) in &fblocks {
+                assert!(data[*off as usize..*off as usize + 4096] == d[..], "cut {cut}: untruncated data");
+            }
+        } else {
+            assert_eq!(a.size, 5000, "cut {cut}");
+            let mut want = fblocks[0].1.clone();
+            want.resize(5000, 0);
+            assert_eq!(data, want, "cut {cut}");
+            assert_eq!(a.blocks, 8, "cut {cut}: the truncation was finished at mount");
+        }
+        match fs.lookup(ROOT, b"unlinked") {
+            Ok(g) => {
+                let gd = read_all(&fs, g.ino);
+                for (off, d) in &gblocks {
+                    assert!(
+                        gd[*off as usize..*off as usize + 4096] == d[..],
+                        "cut {cut}: unlinked file's data"
+                    );
+                }
+            }
+            Err(e) => assert_eq!(e.errno(), fs::errno::ENOENT),
+        }
+        fs.unmount().unwrap();
+        if k % 3 == 0 || k + 1 == flushes.len() {
+            assert_fsck(&dev, &format!("truncation cut at {cut}"));
+        }
+        states += 1;
+    }
+    assert!(states > 6, "the truncation and unlink took several commits ({states} flush points)");
 }

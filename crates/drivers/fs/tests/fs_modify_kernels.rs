@@ -40,6 +40,11 @@ fn kernel_populate(m: &LoopMount, bs: u64) -> BTreeMap<String, Vec<u8>> {
         }
     }
     files.insert("frag".into(), frag);
+    // Long names, enough leaves for the htree to need an index level (dx nodes).
+    std::fs::create_dir(m.path("deep")).unwrap();
+    for i in 0..deep_entries(bs) {
+        std::fs::write(m.path(&deep_name(i)), []).unwrap();
+    }
     let data = pattern(7, 50_000);
     std::fs::write(m.path("plain"), &data).unwrap();
     files.insert("plain".into(), data);
@@ -52,6 +57,15 @@ fn kernel_populate(m: &LoopMount, bs: u64) -> BTreeMap<String, Vec<u8>> {
         run(Command::new("setfattr").args(["-n", "user.big", "-v", &"b".repeat(big)]).arg(m.path("plain")));
     }
     files
+}
+
+/// Entries of /deep: past the dx_root's leaf count for the block size.
+fn deep_entries(bs: u64) -> usize {
+    if bs >= 4096 { 11_000 } else { 1000 }
+}
+
+fn deep_name(i: usize) -> String {
+    format!("deep/{i:06}-{}", "n".repeat(200))
 }
 
 fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
@@ -67,7 +81,11 @@ fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
     let mut files = kernel_populate(&m, bs);
     m.unmount();
     assert_fsck_file(&img, &format!("{test}: as the kernel left it"));
-    assert!(k_flags(&img) & fs::ondisk::inode::flags::INDEX != 0, "the kernel indexed k");
+    assert!(flags_of(&img, "/k") & fs::ondisk::inode::flags::INDEX != 0, "the kernel indexed k");
+    if have("debugfs") {
+        let out = run(Command::new("debugfs").arg("-R").arg("htree_dump /deep").arg(&img));
+        assert!(out.contains("Indirect levels: 1"), "deep has a dx node level");
+    }
 
     // Our changes.
     let fs = mount_file(&img);
@@ -126,9 +144,25 @@ fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
         assert_eq!(fs.getxattr(plain, b"user.kernel").unwrap(), b"set-by-linux");
     }
     fs.symlink(top.ino, b"link", b"../plain", 0, 0).unwrap();
+    let deep = fs.lookup(ROOT, b"deep").unwrap().ino;
+    let n = deep_entries(bs);
+    assert_eq!(list(&fs, deep).len(), n, "our listing of an htree with a dx node level");
+    let mut deep_names: std::collections::BTreeSet<String> =
+        (0..n).map(|i| deep_name(i)[5..].to_string()).collect();
+    for i in (0..n).step_by(7) {
+        let name = &deep_name(i)[5..];
+        fs.unlink(deep, name.as_bytes()).unwrap();
+        deep_names.remove(name);
+    }
+    for i in 0..100 {
+        let name = format!("added-{i}-{}", "m".repeat(150));
+        fs.create(deep, name.as_bytes(), 0o644, 0, 0).unwrap();
+        deep_names.insert(name);
+    }
     fs.unmount().unwrap();
     assert_fsck_file(&img, &format!("{test}: after our changes"));
-    assert!(k_flags(&img) & fs::ondisk::inode::flags::INDEX == 0, "k is linear now");
+    assert!(flags_of(&img, "/k") & fs::ondisk::inode::flags::INDEX == 0, "k is linear now");
+    assert!(flags_of(&img, "/deep") & fs::ondisk::inode::flags::INDEX == 0, "deep is linear now");
 
     // The kernel sees them.
     let Some(m) = LoopMount::new(&img, &mnt, true, test) else { return };
@@ -136,6 +170,11 @@ fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
         let got = std::fs::read(m.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
         assert!(got == *data, "{p}: the kernel reads {} bytes, we wrote {}", got.len(), data.len());
     }
+    let got: std::collections::BTreeSet<String> = std::fs::read_dir(m.path("deep"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(got == deep_names, "the kernel lists deep as we left it");
     let names = std::fs::read_dir(m.path("k")).unwrap().count();
     assert_eq!(names, KERNEL_FILES - 100 - 1 + 500 + 1);
     assert!(!m.path("k/file-00000").exists());
@@ -159,10 +198,10 @@ fn check_with(test: &str, mkfs_args: &[&str], bs: u64) {
     assert_fsck_file(&img, &format!("{test}: after the kernel wrote again"));
 }
 
-/// `i_flags` of /k, through the read path.
-fn k_flags(img: &Path) -> u32 {
+/// `i_flags` of `path`, through the read path.
+fn flags_of(img: &Path, path: &str) -> u32 {
     let vol = fs::volume::Volume::open(fs::FileDevice::open(img).unwrap()).unwrap();
-    let ino = vol.resolve("/k").unwrap();
+    let ino = vol.resolve(path).unwrap();
     vol.read_inode(ino).unwrap().flags
 }
 
@@ -180,6 +219,16 @@ fn verify_big(path: &Path, chunk: &[u8]) {
 #[test]
 fn we_change_a_kernel_made_4k_volume() {
     check_with("we_change_a_kernel_made_4k_volume", &["-b", "4096"], 4096);
+}
+
+#[test]
+fn we_change_a_kernel_made_volume_without_metadata_csum_or_64bit() {
+    // uninit_bg: crc16 descriptor checksums, no checksums anywhere else, 32-byte descriptors.
+    check_with(
+        "we_change_a_kernel_made_volume_without_metadata_csum_or_64bit",
+        &["-b", "4096", "-O", "^metadata_csum,^64bit,uninit_bg"],
+        4096,
+    );
 }
 
 #[test]

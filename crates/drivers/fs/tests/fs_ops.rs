@@ -268,3 +268,45 @@ fn rename_corner_cases() {
     fs.unmount().unwrap();
     assert_fsck(&dev, "after renames");
 }
+
+#[test]
+fn a_block_mapped_file_is_read_but_not_freed() {
+    if !have("mkfs.ext4") || !have("debugfs") {
+        eprintln!("SKIP a_block_mapped_file_is_read_but_not_freed: mkfs.ext4 or debugfs missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img");
+    let data = pattern(5, 60_000);
+    std::fs::write(dir.path().join("src"), &data).unwrap();
+    run(std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-O", "^extent,^64bit"])
+        .arg(&img)
+        .arg("32M"));
+    run(std::process::Command::new("debugfs")
+        .arg("-w")
+        .arg("-R")
+        .arg(format!("write {} old", dir.path().join("src").display()))
+        .arg(&img));
+    let dev = Arc::new(MemoryDevice::from_image(std::fs::read(&img).unwrap()));
+    let fs = mount(&dev);
+    assert!(fs.read_only().is_some(), "no extent feature: read-only");
+    let old = fs.lookup(ROOT, b"old").unwrap().ino;
+    assert_eq!(read_all(&fs, old), data, "read through the block map");
+    drop(fs);
+    // With the feature set (as tune2fs -O extent does), the old file stays block-mapped.
+    let mut raw = vec![0u8; 1024];
+    dev.read_at(1024, &mut raw).unwrap();
+    let mut sb = fs::ondisk::superblock::Superblock::decode(&raw).unwrap();
+    sb.features.incompat |= fs::ondisk::features::incompat::EXTENTS;
+    sb.update_checksum();
+    dev.write_at(1024, &sb.encode()).unwrap();
+    let fs = mount(&dev);
+    assert_eq!(fs.unlink(ROOT, b"old").unwrap_err().errno(), errno::EOPNOTSUPP);
+    assert_eq!(read_all(&fs, old), data, "the failed unlink changed nothing");
+    assert_eq!(fs.write(old, 0, b"x").unwrap_err().errno(), errno::EOPNOTSUPP);
+    let new = fs.create(ROOT, b"new", 0o644, 0, 0).unwrap().ino;
+    fs.write(new, 0, &data).unwrap();
+    fs.unmount().unwrap();
+    assert_fsck(&dev, "block-mapped and extent files side by side");
+}

@@ -51,6 +51,11 @@ impl Inner {
                 "inode {ino}: changing a block-mapped (non-extent) file"
             )));
         }
+        if inode.flags & crate::ondisk::inode::flags::HUGE_FILE != 0 {
+            return Err(FsError::NotSupported(format!(
+                "inode {ino}: i_blocks in file-system blocks (huge_file)"
+            )));
+        }
         let seed = self.inode_seed(ino, inode);
         let goal = self.default_goal(ino);
         let sectors = i64::from(self.geo.bs / 512);
@@ -93,6 +98,11 @@ impl Inner {
         let inode = self.read_inode(ino)?;
         if inode.is_dir() {
             return Err(FsError::IsADirectory { ino });
+        }
+        // Regular files, and the target block of a slow symlink (readlink); a fast symlink's
+        // or a device's i_block is not a block map.
+        if !(inode.is_regular() || inode.is_symlink() && inode.uses_extents()) {
+            return Err(FsError::Invalid(format!("inode {ino}: read of a file that has no data blocks")));
         }
         if off >= inode.size {
             return Ok(0);

@@ -5,6 +5,7 @@ use super::inner::Inner;
 use super::types::Timestamp;
 use crate::error::{FsError, Result};
 use crate::extent_tree::init_root;
+use crate::ondisk::features::ro_compat;
 use crate::ondisk::group_desc::BG_INODE_UNINIT;
 use crate::ondisk::inode::{GOOD_OLD_INODE_SIZE, Inode, flags, mode};
 
@@ -106,6 +107,12 @@ impl Inner {
                 "write to an uninitialized slot",
             ));
         };
+        if inode.size > 0x7FFF_FFFF
+            && inode.is_regular()
+            && self.sb.features.ro_compat & ro_compat::LARGE_FILE == 0
+        {
+            self.sb.features.ro_compat |= ro_compat::LARGE_FILE; // a file over 2 GiB: e2fsck wants the flag
+        }
         if self.geo.metadata_csum {
             inode.update_checksum(self.sb.csum_seed(), ino, isz);
         }

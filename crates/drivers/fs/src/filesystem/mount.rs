@@ -70,6 +70,9 @@ impl Inner {
         if !has_journal && read_only.is_none() {
             read_only = Some("no journal (changes are only made through a jbd2 journal)".into());
         }
+        if sb.features.incompat & incompat::EXTENTS == 0 && read_only.is_none() {
+            read_only = Some("no extent feature (new files are only made extent-mapped)".into());
+        }
         drop(vol);
         if sb.needs_recovery() {
             let Some(area) = &area else {

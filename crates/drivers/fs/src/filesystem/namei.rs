@@ -311,6 +311,14 @@ impl Inner {
 
     /// Frees inode `ino` and everything it holds, in the running operation.
     pub(crate) fn free_inode_now(&mut self, ino: u32) -> Result<()> {
+        let probe = self.read_inode_any(ino)?;
+        let xattr_sectors = if probe.file_acl != 0 { u64::from(self.geo.bs / 512) } else { 0 };
+        if !probe.uses_extents() && probe.blocks.saturating_sub(xattr_sectors) > 0 {
+            // Its blocks hang off a block map this implementation does not change.
+            return Err(FsError::NotSupported(format!(
+                "inode {ino}: freeing a block-mapped (non-extent) file"
+            )));
+        }
         self.orphan_del(ino)?;
         let mut i = self.read_inode_any(ino)?;
         let is_dir = i.is_dir();
