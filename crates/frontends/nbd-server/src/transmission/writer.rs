@@ -11,12 +11,32 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use irp::Condvar;
 
+use super::inflight::Inflight;
 use super::outgoing::Outgoing;
 use crate::listener::Stream;
 use crate::sys;
+
+/// How long a reply may make no progress before the connection is broken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stalls {
+    /// In any case ([`Limits::reply_timeout`](crate::Limits::reply_timeout)).
+    pub(crate) reply_timeout: Duration,
+    /// While the connection is in others' way ([`Limits::stall_timeout`](crate::Limits::stall_timeout)).
+    pub(crate) stall_timeout: Duration,
+}
+
+impl Stalls {
+    /// The socket's write timeout: how often a blocked write looks at the stall.
+    pub(crate) fn poll(&self) -> Duration {
+        (self.stall_timeout / 4)
+            .min(self.reply_timeout)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+}
 
 /// The write half of a connection.
 #[derive(Debug)]
@@ -91,9 +111,12 @@ impl ReplyWriter {
         self.wake.notify_one();
     }
 
-    /// The writer thread: sends queued replies with blocking writes (bounded by the
-    /// socket's write timeout) until [`ReplyWriter::close`] and the queue is empty.
-    pub(crate) fn run(&self) {
+    /// The writer thread: sends queued replies with blocking writes until
+    /// [`ReplyWriter::close`] and the queue is empty. A reply that makes no progress for
+    /// `stalls.reply_timeout` breaks the connection, and so does one stalled for
+    /// `stalls.stall_timeout` while the connection is in others' way
+    /// ([`Inflight::hogging`]).
+    pub(crate) fn run(&self, stalls: Stalls, inflight: &Inflight) {
         let mut state = self.lock();
         loop {
             let Some(mut out) = state.queue.pop_front() else {
@@ -105,7 +128,7 @@ impl ReplyWriter {
             };
             state.writing = true;
             drop(state);
-            let result = self.write_blocking(&mut out);
+            let result = self.write_blocking(&mut out, stalls, inflight);
             drop(out);
             state = self.lock();
             state.writing = false;
@@ -118,14 +141,31 @@ impl ReplyWriter {
         }
     }
 
-    fn write_blocking(&self, out: &mut Outgoing) -> io::Result<()> {
+    /// Writes `out` whole. The socket's write timeout is short ([`Stalls::poll`]): each
+    /// time it passes without progress the stall is measured against the limits.
+    fn write_blocking(&self, out: &mut Outgoing, stalls: Stalls, inflight: &Inflight) -> io::Result<()> {
         use std::io::Write;
+        let mut progress = Instant::now();
         loop {
             match (&self.stream).write_vectored(&out.remaining()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if out.advance(n) => return Ok(()),
-                Ok(_) => {}
+                Ok(_) => progress = Instant::now(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    let stalled = progress.elapsed();
+                    if stalled >= stalls.reply_timeout {
+                        let message = format!("the client read nothing of its replies for {stalled:.1?}");
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+                    }
+                    if stalled >= stalls.stall_timeout && inflight.hogging() {
+                        let message = format!(
+                            "the client read nothing of its replies for {stalled:.1?} while holding more than \
+                             its share of the server's bytes in flight, which other clients wait for"
+                        );
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
