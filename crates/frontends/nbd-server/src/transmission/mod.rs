@@ -111,7 +111,7 @@ pub(crate) fn serve(
         }
     };
     let shared = Arc::new(Shared {
-        writer: ReplyWriter::new(writer, structured, peer),
+        writer: ReplyWriter::new(writer, structured, peer, &export.name),
         inflight: Inflight::new(
             limits.max_requests_in_flight,
             limits.max_bytes_in_flight,

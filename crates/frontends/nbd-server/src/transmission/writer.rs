@@ -47,6 +47,8 @@ pub(crate) struct ReplyWriter {
     wake: Condvar,
     pub(crate) structured: bool,
     peer: String,
+    /// The export (test hooks name it).
+    export: String,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +63,7 @@ struct State {
 }
 
 impl ReplyWriter {
-    pub(crate) fn new(stream: Stream, structured: bool, peer: &str) -> ReplyWriter {
+    pub(crate) fn new(stream: Stream, structured: bool, peer: &str, export: &str) -> ReplyWriter {
         let fd = stream.as_raw_fd();
         ReplyWriter {
             stream,
@@ -70,6 +72,7 @@ impl ReplyWriter {
             wake: Condvar::new(),
             structured,
             peer: peer.to_owned(),
+            export: export.to_owned(),
         }
     }
 
@@ -117,6 +120,7 @@ impl ReplyWriter {
     /// `stalls.stall_timeout` while the connection is in others' way
     /// ([`Inflight::hogging`]).
     pub(crate) fn run(&self, stalls: Stalls, inflight: &Inflight) {
+        let _guard = BreakOnPanic(self);
         let mut state = self.lock();
         loop {
             let Some(mut out) = state.queue.pop_front() else {
@@ -145,6 +149,7 @@ impl ReplyWriter {
     /// time it passes without progress the stall is measured against the limits.
     fn write_blocking(&self, out: &mut Outgoing, stalls: Stalls, inflight: &Inflight) -> io::Result<()> {
         use std::io::Write;
+        irp::testing::panics::panic_point("nbd-server-replies", &self.export);
         let mut progress = Instant::now();
         loop {
             match (&self.stream).write_vectored(&out.remaining()) {
@@ -191,5 +196,23 @@ impl ReplyWriter {
     /// Shuts both directions down after the last reply.
     pub(crate) fn shutdown(&self) {
         self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// If the reply thread unwinds (it panicked), the connection breaks as on a failed write:
+/// the socket is shut down, queued replies are dropped (freeing their requests' places)
+/// and later ones too, so the connection's thread and the server's stop never wait for
+/// replies nobody will send.
+struct BreakOnPanic<'a>(&'a ReplyWriter);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.lock();
+            state.writing = false;
+            let dropped = self.0.break_connection(&mut state, &io::Error::other("the reply thread panicked"));
+            drop(state);
+            drop(dropped);
+        }
     }
 }
