@@ -79,6 +79,18 @@ pub struct ServeArgs {
     /// Directory for relative image paths (created if missing).
     #[arg(long, value_name = "DIR", default_value = "irpstack-data")]
     data_dir: PathBuf,
+    /// Close connections idle this long (nothing in flight, nothing received), and those
+    /// stopped in the middle of a request [default: never].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle_timeout: Option<std::time::Duration>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match units::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero (leave it out for no idle timeout)".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -98,6 +110,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     config.exports = exports;
     config.registry = registry;
+    config.limits.idle_timeout = args.idle_timeout;
     // The process's one I/O manager: every front end registers its stacks with it, and its
     // shutdown list writes every cache back when they have all stopped.
     let manager = Arc::new(IoManager::new());

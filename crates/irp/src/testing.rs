@@ -64,8 +64,8 @@ fn test_binary() -> String {
 
 /// Panics injected by tests: the places where threads that hold IRPs (a disk's workers,
 /// the NBD client's reader and writer, a cache's lazy writer, the NBD server's connection
-/// threads) call [`panic_point`](panics::panic_point), so that a test can prove a panic there completes every
-/// IRP the thread holds with an error and leaves no caller waiting.
+/// threads) call [`panic_point`](panics::panic_point), so that a test can prove a panic
+/// there completes every IRP the thread holds with an error and leaves no caller waiting.
 ///
 /// Nothing is armed outside tests; an unarmed point costs one relaxed atomic load.
 pub mod panics {

@@ -90,8 +90,9 @@ impl ExportConfig {
 
 /// Bounds that keep one client, or many, from taking the server's memory or threads.
 ///
-/// The server's memory beyond its stacks' (caches) stays under
-/// [`Limits::max_server_bytes_in_flight`] plus 16 MiB of transfer buffers kept for reuse
+/// The server's memory beyond its stacks' (caches) stays under twice
+/// [`Limits::max_server_bytes_in_flight`] (fair shares may go past it) plus 16 MiB of
+/// transfer buffers kept for reuse
 /// (at most 4 MiB per connection), plus a 128 KiB read buffer and a thread or two per
 /// connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,14 +102,19 @@ pub struct Limits {
     /// Payload and read-buffer bytes of the requests in flight, per connection; one request
     /// (at most 32 MiB) is always let through when nothing else is in flight. Default
     /// 16 MiB, a quarter of the server-wide bound: a client that stops reading its replies
-    /// holds at most this much until `reply_timeout` closes it, and cannot stall the rest.
+    /// holds at most this much until `stall_timeout` (when others wait for the room) or
+    /// `reply_timeout` closes it; it cannot stall the rest, whose fair shares of the
+    /// server-wide bound go in regardless.
     pub max_bytes_in_flight: usize,
     /// Payload and read-buffer bytes of the requests in flight on all connections together;
     /// a reader that has room on its connection waits for room here. One request is always
     /// let through when no bytes are in flight on the server, and requests without a
-    /// buffer (flush, trim, write-zeroes) never wait for it. An export whose stack is an
-    /// NBD client of this same server could wait on itself under this bound: serve such a
-    /// stack from another server.
+    /// buffer (flush, trim, write-zeroes) never wait for it. Each connection is entitled to
+    /// its fair share, this bound divided by the connections holding bytes: requests
+    /// within it go in even above the bound, up to twice the bound — so clients that stop
+    /// reading cannot lock the others out (see also [`Limits::stall_timeout`]). An export
+    /// whose stack is an NBD client of this same server could wait on itself under this
+    /// bound: serve such a stack from another server.
     pub max_server_bytes_in_flight: usize,
     /// Options per handshake; the connection is closed after that many.
     pub max_options: usize,
@@ -131,9 +137,14 @@ pub struct Limits {
     /// At `max_connections`, a connection idle at least this long may be closed to make
     /// room for a new one.
     pub evict_idle_after: Duration,
-    /// How long writing one reply may block (a client that stops reading its replies);
-    /// after that the connection is closed.
+    /// How long writing one reply may make no progress (a client that stops reading its
+    /// replies); after that the connection is closed.
     pub reply_timeout: Duration,
+    /// How long a connection may read nothing of its replies while it holds more than its
+    /// fair share of [`Limits::max_server_bytes_in_flight`] and another connection waits
+    /// for room there; after that it is closed, which gives the room back (its requests
+    /// still complete on the stack).
+    pub stall_timeout: Duration,
     /// How long a stop waits for the connections to answer what they have in flight;
     /// then those whose clients do not read their replies are closed (their replies
     /// dropped; the requests still complete on the stacks, and the caches are written
@@ -154,6 +165,7 @@ impl Default for Limits {
             idle_timeout: None,
             evict_idle_after: Duration::from_secs(30),
             reply_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
         }
     }

@@ -264,12 +264,23 @@ impl Write for Deadline<'_> {
     }
 }
 
+/// The socket's write timeout in transmission: how often a blocked reply looks at its
+/// stall (see [`transmission::Stalls`]).
+fn stall_poll(limits: &crate::Limits) -> Duration {
+    transmission::Stalls { reply_timeout: limits.reply_timeout, stall_timeout: limits.stall_timeout }.poll()
+}
+
 /// The connection thread: handshake, transmission, close.
 fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) {
     tracing::debug!(peer, "connected");
     let limit = ctx.limits.handshake_timeout;
     let deadline = Instant::now().checked_add(limit).unwrap_or_else(Instant::now);
-    let negotiated = handshake::negotiate(&mut Deadline { stream: &mut stream, deadline, limit }, ctx, peer);
+    let entering = || {
+        state.last_active.store(clock(), Ordering::Relaxed);
+        state.phase.store(TRANSMISSION, Ordering::Relaxed);
+    };
+    let negotiated =
+        handshake::negotiate(&mut Deadline { stream: &mut stream, deadline, limit }, ctx, peer, entering);
     let session = match negotiated {
         Ok(Outcome::Transmission(session)) => session,
         Ok(Outcome::Aborted) => {
@@ -291,11 +302,9 @@ fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) 
     };
     let export = session.export.name.clone();
     tracing::info!(peer, export = %export, structured = session.structured, "transmission");
-    state.last_active.store(clock(), Ordering::Relaxed);
-    state.phase.store(TRANSMISSION, Ordering::Relaxed);
     let setup = stream
         .set_read_timeout(ctx.limits.idle_timeout.filter(|t| !t.is_zero()))
-        .and_then(|()| stream.set_write_timeout(Some(ctx.limits.reply_timeout)));
+        .and_then(|()| stream.set_write_timeout(Some(stall_poll(&ctx.limits))));
     if let Err(e) = setup {
         tracing::warn!(peer, "closing the connection: cannot set socket timeouts: {e}");
         return;

@@ -64,11 +64,14 @@ struct Haggle<'a> {
     out: Vec<u8>,
 }
 
-/// Runs the handshake on `stream` until transmission or the end of the connection.
+/// Runs the handshake on `stream` until transmission or the end of the connection;
+/// `entering` runs just before the reply that enters transmission is sent (so that the
+/// connection counts as established by the time the client knows it is).
 pub(crate) fn negotiate<S: Read + Write>(
     stream: &mut S,
     ctx: &Context,
     peer: &str,
+    entering: impl Fn(),
 ) -> Result<Outcome, HandshakeError> {
     let advertised = FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES;
     stream.write_all(&encode_server_greeting(advertised))?;
@@ -85,6 +88,9 @@ pub(crate) fn negotiate<S: Read + Write>(
         data.resize(header.length as usize, 0);
         stream.read_exact(&mut data)?;
         let step = haggle.answer(header.option, &data);
+        if matches!(step, Ok(Step::Done(Outcome::Transmission(_)))) {
+            entering();
+        }
         stream.write_all(&haggle.out)?;
         haggle.out.clear();
         if let Step::Done(outcome) = step? {

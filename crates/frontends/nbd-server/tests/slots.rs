@@ -165,3 +165,79 @@ fn at_the_limit_the_connection_idle_longest_makes_room() {
     drop(only);
     server.stop().unwrap();
 }
+
+/// Sixteen clients that pipeline reads and never read the replies hold the server-wide
+/// budget for bytes in flight (scaled down here: 4 MiB, 1 MiB per connection); a fresh
+/// client is still served — its fair share of the budget goes in — instead of waiting
+/// for the slow ones to be cut off by the reply timeout.
+#[test]
+fn a_fresh_client_is_served_while_slow_readers_hold_the_budget() {
+    use nbd::consts::CMD_READ;
+    use nbd::transmission::RequestHeader;
+    let limits = Limits {
+        max_server_bytes_in_flight: 4 << 20,
+        max_bytes_in_flight: 1 << 20,
+        reply_timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let mut server = memory_server(limits);
+    let slow: Vec<RawClient> = (0..16)
+        .map(|_| {
+            let mut c = RawClient::open(server.socket(), "", false).unwrap();
+            for cookie in 0..64 {
+                let header =
+                    RequestHeader { flags: 0, command: CMD_READ, cookie, offset: 0, length: 256 << 10 };
+                c.send(header, &[]).unwrap();
+            }
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300)); // the slow ones fill their sockets
+    let mut fresh = RawClient::open(server.socket(), "", false).unwrap();
+    // RawClient gives up after 20 s; without fair shares this waited for the reply timeout.
+    assert_eq!(fresh.read(0, 128 << 10).unwrap(), Ok(vec![0; 128 << 10]));
+    assert_eq!(fresh.write(0, &[9; 64 << 10], false).unwrap(), 0);
+    assert_eq!(fresh.flush().unwrap(), 0);
+    assert_eq!(fresh.read(0, 64 << 10).unwrap(), Ok(vec![9; 64 << 10]), "nothing acknowledged is lost");
+    drop(fresh);
+    server.stop().unwrap(); // cuts the slow ones off after the stop's grace
+    drop(slow);
+}
+
+/// Shares shrink as connections come: early slow readers may hold more than their share
+/// when the hard cap (twice the bound) is reached. Such a connection that reads nothing
+/// while another waits for room is cut off after the stall timeout, and the waiting
+/// client is served.
+#[test]
+fn a_stuck_client_over_its_share_is_cut_off_when_others_wait() {
+    use nbd::consts::CMD_READ;
+    use nbd::transmission::RequestHeader;
+    let limits = Limits {
+        max_server_bytes_in_flight: 4 << 20,
+        max_bytes_in_flight: 4 << 20,
+        stall_timeout: Duration::from_millis(300),
+        reply_timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let mut server = memory_server(limits);
+    let stuck = |server: &Running| {
+        let mut c = RawClient::open(server.socket(), "", false).unwrap();
+        for cookie in 0..16 {
+            let header = RequestHeader { flags: 0, command: CMD_READ, cookie, offset: 0, length: 1 << 20 };
+            c.send(header, &[]).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        c
+    };
+    // The first takes the whole bound (4 MiB), the next ones their shrinking shares, up to
+    // the cap of 8 MiB.
+    let mut first = stuck(&server);
+    let others: Vec<RawClient> = (0..3).map(|_| stuck(&server)).collect();
+    let mut fresh = RawClient::open(server.socket(), "", false).unwrap();
+    assert_eq!(fresh.read(0, 256 << 10).unwrap(), Ok(vec![0; 256 << 10]), "served");
+    assert_eq!(fresh.write(0, &[5; 4096], false).unwrap(), 0);
+    assert_eq!(fresh.flush().unwrap(), 0);
+    assert!(first.is_closed(), "the client holding four times its share was cut off");
+    drop((fresh, others));
+    server.stop().unwrap();
+}

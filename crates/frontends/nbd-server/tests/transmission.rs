@@ -132,6 +132,29 @@ fn a_panic_in_a_connection_thread_closes_only_that_connection() {
     server.stop().unwrap();
 }
 
+/// A panic in a connection's reply thread (injected when it takes a reply the socket did
+/// not take at once) breaks that connection like a failed write: its client sees it close,
+/// and neither the connection's thread nor the server's stop waits for replies nobody
+/// will send.
+#[test]
+fn a_panic_in_a_reply_thread_breaks_only_that_connection() {
+    let mut server =
+        Running::start(vec![export("panicky-replies", "memory(size=64M)"), export("", "memory(size=1M)")]);
+    let mut other = RawClient::open(server.socket(), "", false).unwrap();
+    let mut victim = RawClient::open(server.socket(), "panicky-replies", false).unwrap();
+    irp::testing::panics::arm("nbd-server-replies", "panicky-replies", 1);
+    // Replies of 1 MiB that the client does not read: the socket fills, the reply
+    // thread takes over, and panics.
+    for cookie in 0..8 {
+        victim.send(header(CMD_READ, 0, cookie, 0, 1 << 20), &[]).unwrap();
+    }
+    assert!(victim.is_closed(), "the connection is broken");
+    assert_eq!(irp::testing::panics::pending("nbd-server-replies", "panicky-replies"), 0);
+    assert_eq!(other.write(0, &[6; 512], false).unwrap(), 0, "other connections go on");
+    drop(other);
+    server.stop().unwrap();
+}
+
 #[test]
 fn protocol_violations_close_only_that_connection() {
     let mut server = Running::start(vec![export("", "memory(size=1M)")]);

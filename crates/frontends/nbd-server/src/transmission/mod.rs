@@ -23,6 +23,7 @@ use buffers::{BufferPool, KeptBudget};
 use inflight::{Inflight, ServerInflight};
 use outgoing::{Reply, Ticket};
 use writer::ReplyWriter;
+pub(crate) use writer::Stalls;
 
 /// Read buffer: small requests (headers, 4 KiB writes) arrive many per system call.
 const READ_BUFFER: usize = 128 * 1024;
@@ -110,7 +111,7 @@ pub(crate) fn serve(
         }
     };
     let shared = Arc::new(Shared {
-        writer: ReplyWriter::new(writer, structured, peer),
+        writer: ReplyWriter::new(writer, structured, peer, &export.name),
         inflight: Inflight::new(
             limits.max_requests_in_flight,
             limits.max_bytes_in_flight,
@@ -126,7 +127,10 @@ pub(crate) fn serve(
     });
     let writer_thread = {
         let shared = Arc::clone(&shared);
-        std::thread::Builder::new().name("nbd-replies".into()).spawn(move || shared.writer.run())
+        let stalls = Stalls { reply_timeout: limits.reply_timeout, stall_timeout: limits.stall_timeout };
+        std::thread::Builder::new()
+            .name("nbd-replies".into())
+            .spawn(move || shared.writer.run(stalls, &shared.inflight))
     };
     let writer_thread = match writer_thread {
         Ok(thread) => thread,

@@ -11,12 +11,32 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use irp::Condvar;
 
+use super::inflight::Inflight;
 use super::outgoing::Outgoing;
 use crate::listener::Stream;
 use crate::sys;
+
+/// How long a reply may make no progress before the connection is broken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stalls {
+    /// In any case ([`Limits::reply_timeout`](crate::Limits::reply_timeout)).
+    pub(crate) reply_timeout: Duration,
+    /// While the connection is in others' way ([`Limits::stall_timeout`](crate::Limits::stall_timeout)).
+    pub(crate) stall_timeout: Duration,
+}
+
+impl Stalls {
+    /// The socket's write timeout: how often a blocked write looks at the stall.
+    pub(crate) fn poll(&self) -> Duration {
+        (self.stall_timeout / 4)
+            .min(self.reply_timeout)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+}
 
 /// The write half of a connection.
 #[derive(Debug)]
@@ -27,6 +47,8 @@ pub(crate) struct ReplyWriter {
     wake: Condvar,
     pub(crate) structured: bool,
     peer: String,
+    /// The export (test hooks name it).
+    export: String,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +63,7 @@ struct State {
 }
 
 impl ReplyWriter {
-    pub(crate) fn new(stream: Stream, structured: bool, peer: &str) -> ReplyWriter {
+    pub(crate) fn new(stream: Stream, structured: bool, peer: &str, export: &str) -> ReplyWriter {
         let fd = stream.as_raw_fd();
         ReplyWriter {
             stream,
@@ -50,6 +72,7 @@ impl ReplyWriter {
             wake: Condvar::new(),
             structured,
             peer: peer.to_owned(),
+            export: export.to_owned(),
         }
     }
 
@@ -91,9 +114,13 @@ impl ReplyWriter {
         self.wake.notify_one();
     }
 
-    /// The writer thread: sends queued replies with blocking writes (bounded by the
-    /// socket's write timeout) until [`ReplyWriter::close`] and the queue is empty.
-    pub(crate) fn run(&self) {
+    /// The writer thread: sends queued replies with blocking writes until
+    /// [`ReplyWriter::close`] and the queue is empty. A reply that makes no progress for
+    /// `stalls.reply_timeout` breaks the connection, and so does one stalled for
+    /// `stalls.stall_timeout` while the connection is in others' way
+    /// ([`Inflight::hogging`]).
+    pub(crate) fn run(&self, stalls: Stalls, inflight: &Inflight) {
+        let _guard = BreakOnPanic(self);
         let mut state = self.lock();
         loop {
             let Some(mut out) = state.queue.pop_front() else {
@@ -105,7 +132,7 @@ impl ReplyWriter {
             };
             state.writing = true;
             drop(state);
-            let result = self.write_blocking(&mut out);
+            let result = self.write_blocking(&mut out, stalls, inflight);
             drop(out);
             state = self.lock();
             state.writing = false;
@@ -118,14 +145,32 @@ impl ReplyWriter {
         }
     }
 
-    fn write_blocking(&self, out: &mut Outgoing) -> io::Result<()> {
+    /// Writes `out` whole. The socket's write timeout is short ([`Stalls::poll`]): each
+    /// time it passes without progress the stall is measured against the limits.
+    fn write_blocking(&self, out: &mut Outgoing, stalls: Stalls, inflight: &Inflight) -> io::Result<()> {
         use std::io::Write;
+        irp::testing::panics::panic_point("nbd-server-replies", &self.export);
+        let mut progress = Instant::now();
         loop {
             match (&self.stream).write_vectored(&out.remaining()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if out.advance(n) => return Ok(()),
-                Ok(_) => {}
+                Ok(_) => progress = Instant::now(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    let stalled = progress.elapsed();
+                    if stalled >= stalls.reply_timeout {
+                        let message = format!("the client read nothing of its replies for {stalled:.1?}");
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+                    }
+                    if stalled >= stalls.stall_timeout && inflight.hogging() {
+                        let message = format!(
+                            "the client read nothing of its replies for {stalled:.1?} while holding more than \
+                             its share of the server's bytes in flight, which other clients wait for"
+                        );
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -151,5 +196,23 @@ impl ReplyWriter {
     /// Shuts both directions down after the last reply.
     pub(crate) fn shutdown(&self) {
         self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// If the reply thread unwinds (it panicked), the connection breaks as on a failed write:
+/// the socket is shut down, queued replies are dropped (freeing their requests' places)
+/// and later ones too, so the connection's thread and the server's stop never wait for
+/// replies nobody will send.
+struct BreakOnPanic<'a>(&'a ReplyWriter);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.lock();
+            state.writing = false;
+            let dropped = self.0.break_connection(&mut state, &io::Error::other("the reply thread panicked"));
+            drop(state);
+            drop(dropped);
+        }
     }
 }
