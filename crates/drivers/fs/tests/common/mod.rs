@@ -16,10 +16,9 @@ use fs::ondisk::dirent::FileType;
 use fs::ondisk::inode::ROOT_INO;
 use fs::volume::{Result, Volume};
 
-/// Whether `tool` runs (`tool -V` or `--version` does not matter: found on PATH).
-pub fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
-}
+#[path = "../shared/mod.rs"]
+mod shared;
+pub use shared::{Mounted, have, pattern};
 
 /// Runs a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
@@ -96,33 +95,6 @@ impl Image {
     }
 }
 
-/// A loop mount, unmounted (and its loop device detached) on drop.
-pub struct Mounted {
-    pub mnt: PathBuf,
-}
-
-impl Mounted {
-    /// A path inside the mount.
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.mnt.join(rel)
-    }
-
-    /// Unmounts now, panicking on failure (drop only tries).
-    pub fn unmount(self) {
-        run(Command::new("umount").arg(&self.mnt));
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let ok = Command::new("umount").arg(&self.mnt).status().is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-        }
-    }
-}
-
 /// What the walk found at a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -186,19 +158,6 @@ pub fn walk<D: fs::BlockDevice>(vol: &Volume<D>, file_limit: u64) -> Result<BTre
         out.insert(path, Walked { ino, node, xattrs });
     }
     Ok(out)
-}
-
-/// Deterministic test data: `len` bytes seeded by `seed`.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Writes `data` to a host file (for debugfs `write`).

@@ -13,10 +13,9 @@ use disks::file::{FileDisk, FileDiskOptions};
 use fs::driver::{FsDriver, MountError, MountOptions};
 use irp::{DeviceRef, IoManager};
 
-/// Whether `tool` is on the PATH.
-pub fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
-}
+#[path = "../shared/mod.rs"]
+mod shared;
+pub use shared::{Mounted, have, pattern};
 
 /// Runs a command, panicking with its output unless it succeeds; returns stdout.
 pub fn run(cmd: &mut Command) -> Vec<u8> {
@@ -52,11 +51,6 @@ pub fn mkfs_ext4(size: &str, args: &[&str]) -> Result<Image, String> {
     Ok(Image { dir, path })
 }
 
-/// A loop mount, unmounted when dropped.
-pub struct Mounted {
-    pub mnt: PathBuf,
-}
-
 impl Image {
     /// Loop-mounts the image with `noatime` (reading the tree to record it must not change
     /// it), or `Err(reason)` when this machine cannot (not root, no loop devices).
@@ -84,28 +78,6 @@ impl Image {
         let text =
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.code().unwrap_or(-1), text)
-    }
-}
-
-impl Mounted {
-    /// A path inside the mount.
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.mnt.join(rel)
-    }
-
-    /// Unmounts now, panicking on failure.
-    pub fn unmount(self) {
-        run(Command::new("umount").arg(&self.mnt));
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let ok = Command::new("umount").arg(&self.mnt).status().is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-        }
     }
 }
 
@@ -167,17 +139,4 @@ pub fn kernel_tree(root: &Path) -> BTreeMap<String, KernelView> {
 /// `meta`'s (mode, nlink, uid, gid, size, blocks, ino) — the stat fields compared exactly.
 pub fn stat_fields(meta: &std::fs::Metadata) -> (u32, u64, u32, u32, u64, u64, u64) {
     (meta.mode(), meta.nlink(), meta.uid(), meta.gid(), meta.size(), meta.blocks(), meta.ino())
-}
-
-/// Deterministic test data.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }

@@ -12,6 +12,10 @@ use fs::filesystem::Timestamp;
 use fs::mkfs::{MkfsOptions, mkfs};
 use fs::{BlockDevice, Filesystem, MemoryDevice, MountOptions};
 
+#[path = "../shared/mod.rs"]
+mod shared;
+pub use shared::pattern;
+
 static TICK: AtomicI64 = AtomicI64::new(0);
 
 /// A clock that moves a millisecond and a bit per reading, from 2026-01-01.
@@ -81,19 +85,6 @@ pub fn assert_fsck(dev: &MemoryDevice, what: &str) {
     let path = dir.path().join("img");
     std::fs::write(&path, dev.image()).expect("write image");
     assert_fsck_file(&path, what);
-}
-
-/// Deterministic bytes.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Reads a whole file through the file system.
