@@ -79,11 +79,34 @@ cargo fmt --all -- --check
 log "cargo clippy (x86_64)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-if rustup target list --installed | grep -q aarch64-unknown-linux-gnu; then
+# Whether this toolchain can really build for aarch64: `rustup target list --installed` has
+# been seen to list the target on a machine whose clippy-driver then could not learn the
+# target's information (the CI machine, December 2026). A throwaway crate is checked with the
+# same tool the step uses; if that fails, the step is skipped, visibly, with the tool's reason.
+aarch64_probe() { # $1 = clippy|build
+    local dir out
+    dir="$(mktemp -d -t irpstack-aarch64-probe.XXXXXX)"
+    mkdir -p "$dir/src"
+    cp rust-toolchain.toml "$dir/"
+    printf '[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$dir/Cargo.toml"
+    printf 'pub fn probe() -> usize { std::mem::size_of::<usize>() }\n' >"$dir/src/lib.rs"
+    if out="$(cd "$dir" && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+        cargo "$1" --target aarch64-unknown-linux-gnu --quiet 2>&1)"; then
+        rm -rf "$dir"
+        return 0
+    fi
+    rm -rf "$dir"
+    AARCH64_PROBE_ERROR="$(printf '%s\n' "$out" | grep -m1 -E 'error' || printf '%s' "$out" | head -n1)"
+    return 1
+}
+
+if ! rustup target list --installed | grep -q aarch64-unknown-linux-gnu; then
+    echo "SKIP: scripts/test.sh clippy-aarch64: the aarch64-unknown-linux-gnu target could not be installed" >>"$SKIP_LOG"
+elif ! aarch64_probe clippy; then
+    echo "SKIP: scripts/test.sh clippy-aarch64: this toolchain's clippy cannot check for aarch64 (a throwaway crate failed: $AARCH64_PROBE_ERROR)" >>"$SKIP_LOG"
+else
     log "cargo clippy (aarch64-unknown-linux-gnu: DC CVAC/CIVAC, CTR_EL0 paths)"
     cargo clippy -p irp --target aarch64-unknown-linux-gnu --all-targets --locked -- -D warnings
-else
-    echo "SKIP: scripts/test.sh clippy-aarch64: the aarch64-unknown-linux-gnu target could not be installed" >>"$SKIP_LOG"
 fi
 
 log "cargo doc (broken intra-doc links are errors)"
@@ -99,8 +122,12 @@ cargo test --workspace --locked
 # -cpu cortex-a72 (ARMv8.0, no DPB): QEMU 7.2's user mode reports DPB but does not implement
 # DC CVAP (SIGILL), so with its default CPU every persist() would trap; DC CVAP is not run.
 AARCH64_RUNNER="qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu"
-if rustup target list --installed | grep -q aarch64-unknown-linux-gnu \
-    && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
+if ! rustup target list --installed | grep -q aarch64-unknown-linux-gnu \
+    || ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then
+    echo "SKIP: scripts/test.sh aarch64-under-qemu: needs the aarch64 target, aarch64-linux-gnu-gcc (crossbuild-essential-arm64) and qemu-aarch64 (qemu-user)" >>"$SKIP_LOG"
+elif ! aarch64_probe build; then
+    echo "SKIP: scripts/test.sh aarch64-under-qemu: this toolchain cannot build for aarch64 (a throwaway crate failed: $AARCH64_PROBE_ERROR)" >>"$SKIP_LOG"
+else
     log "cargo test -p irp --target aarch64-unknown-linux-gnu (under $AARCH64_RUNNER)"
     started=$SECONDS
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
@@ -108,6 +135,4 @@ if rustup target list --installed | grep -q aarch64-unknown-linux-gnu \
         IRPSTACK_EMULATOR="$AARCH64_RUNNER" \
         cargo test -p irp --target aarch64-unknown-linux-gnu --locked
     log "aarch64 build and run: $((SECONDS - started)) s"
-else
-    echo "SKIP: scripts/test.sh aarch64-under-qemu: needs the aarch64 target, aarch64-linux-gnu-gcc (crossbuild-essential-arm64) and qemu-aarch64 (qemu-user)" >>"$SKIP_LOG"
 fi
