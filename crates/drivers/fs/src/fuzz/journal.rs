@@ -30,10 +30,21 @@ pub fn journal(data: &[u8]) {
         assert_eq!(BlockHeader::decode(&out), Ok(h), "block header round trip");
     }
     let size = block.len();
-    if let Ok(d) = Descriptor::decode(block, &f, seed, 0) {
+    // A descriptor whose first tag says SAME_UUID holds one tag more than ours can
+    // (the kernel reads it too): encode takes at most `capacity` tags.
+    if let Ok(d) = Descriptor::decode(block, &f, seed, 0)
+        && d.tags.len() <= Descriptor::capacity(&f, size)
+    {
         let again = Descriptor::decode(&d.encode(&f, seed, size, &[0; 16]), &f, seed, 0)
             .expect("an encoded descriptor decodes");
-        assert_eq!(again.tags, d.tags, "descriptor round trip");
+        // Tag flags are re-derived by encode (SAME_UUID after the first, LAST_TAG on the
+        // last; unknown bits dropped, as the kernel ignores them): homes and escapes survive.
+        let key = |t: &crate::jbd2::descriptor::BlockTag| (t.home, t.escaped(), t.checksum);
+        assert_eq!(
+            again.tags.iter().map(key).collect::<Vec<_>>(),
+            d.tags.iter().map(key).collect::<Vec<_>>(),
+            "descriptor round trip"
+        );
     }
     if let Ok(c) = CommitBlock::decode(block, &f, seed, 0) {
         let again =
