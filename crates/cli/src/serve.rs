@@ -47,7 +47,8 @@ A --config file (TOML):
   stack = \"cache(size=256M) / file(path=a.img,size=1G)\"
   read_only = false
 
-Relative image paths are resolved in --data-dir. Logging: RUST_LOG=info shows connections.";
+Relative image paths are resolved in --data-dir. Logging: -v shows connections (RUST_LOG overrides).
+More examples (a config with [[export.layer]] tables, a stack file, a systemd unit): examples/.";
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
