@@ -8,6 +8,7 @@ mod fs_tool;
 mod fsck;
 mod malloc;
 mod mkfs;
+mod progress;
 mod serve;
 mod stats;
 mod volume_stack;

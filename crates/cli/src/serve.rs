@@ -155,9 +155,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let served = server.run().map_err(|e| anyhow!("{e}"));
     tracing::info!("shutting the stacks down");
     nbd_server::set_stopping("writing every cache back (IRP_MJ_SHUTDOWN down every stack)");
-    manager
-        .shutdown()
-        .map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;
+    let progress = crate::progress::WriteBack::watch(&manager);
+    let shut = manager.shutdown();
+    drop(progress);
+    shut.map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;
     served?;
     writeln!(out, "stopped: every stack shut down")?;
     Ok(())

@@ -127,4 +127,11 @@ fn help_lists_every_driver() {
     {
         assert!(help.contains(name), "{name} missing from help:\n{help}");
     }
+    // Every parameter line keeps its usage apart from its help (long usages, such as
+    // `request_timeout=DURATION`, on a line of their own).
+    for line in help.lines().filter(|l| l.starts_with("      ") && !l.starts_with("       ")) {
+        let rest = &line[6..];
+        let usage_len = rest.find(' ').unwrap_or(rest.len());
+        assert!(usage_len < 24 || usage_len == rest.len(), "usage run into its help: {line:?}");
+    }
 }
