@@ -59,18 +59,21 @@ fn contexts_are_listed_and_selected_as_the_spec_says() {
     assert_eq!(error_type(&c.meta_context(false, "", &[BASE_ALLOCATION]).unwrap()), REP_ERR_INVALID);
     assert_eq!(c.option(nbd::consts::OPT_STRUCTURED_REPLY, &[]).unwrap(), [OptionReply::Ack]);
 
-    let ack = OptionReply::Ack;
-    assert_eq!(c.meta_context(true, "", &[]).unwrap(), [base(0), ack.clone()], "no query lists all");
+    assert_eq!(c.meta_context(true, "", &[]).unwrap(), [base(0), OptionReply::Ack], "no query lists all");
     assert_eq!(
         c.meta_context(true, "other", &["base:"]).unwrap(),
-        [base(0), ack.clone()],
+        [base(0), OptionReply::Ack],
         "the base: wildcard"
     );
-    assert_eq!(c.meta_context(true, "", &["qemu:dirty-bitmap:x", "base:nope"]).unwrap(), [ack.clone()]);
-    assert_eq!(c.meta_context(false, "", &["base:"]).unwrap(), [ack.clone()], "SET ignores the wildcard");
-    assert_eq!(c.meta_context(false, "", &[]).unwrap(), [ack.clone()], "no query selects nothing");
+    assert_eq!(c.meta_context(true, "", &["qemu:dirty-bitmap:x", "base:nope"]).unwrap(), [OptionReply::Ack]);
+    assert_eq!(
+        c.meta_context(false, "", &["base:"]).unwrap(),
+        [OptionReply::Ack],
+        "SET ignores the wildcard"
+    );
+    assert_eq!(c.meta_context(false, "", &[]).unwrap(), [OptionReply::Ack], "no query selects nothing");
     let twice = c.meta_context(false, "", &["x-foo:bar", BASE_ALLOCATION, BASE_ALLOCATION]).unwrap();
-    assert_eq!(twice, [base(1), ack.clone()], "selected once, unknown namespaces ignored");
+    assert_eq!(twice, [base(1), OptionReply::Ack], "selected once, unknown namespaces ignored");
     assert_eq!(error_type(&c.meta_context(false, "missing", &[BASE_ALLOCATION]).unwrap()), REP_ERR_UNKNOWN);
     assert_eq!(
         error_type(&c.meta_context(false, "", &["allocation"]).unwrap()),
