@@ -81,7 +81,10 @@ fn directory_options_make_and_refuse_directories() {
             Some(Status::FILE_IS_A_DIRECTORY),
             "a directory cannot be overwritten"
         );
-        assert_eq!(v.open("d", Access::READ_WRITE).err(), Some(Status::FILE_IS_A_DIRECTORY));
+        let w = v.open("d", Access::READ_WRITE).unwrap();
+        assert_eq!(w.write(0, b"x").err(), Some(Status::FILE_IS_A_DIRECTORY), "a directory holds no data");
+        w.flush_buffers().unwrap();
+        drop(w);
         let names: Vec<String> = v
             .open("d", Access::READ)
             .unwrap()

@@ -16,7 +16,9 @@
 //! permission on the directory, and its creator gets the access it asked for (POSIX
 //! `open(O_CREAT)` of mode 0444 for writing succeeds). An existing file's access is checked
 //! against its mode bits; replacing it needs write permission and is refused for a
-//! directory (`STATUS_FILE_IS_A_DIRECTORY`). SUPERSEDE keeps the inode (its data goes, as
+//! directory (`STATUS_FILE_IS_A_DIRECTORY`). A directory may be opened with write access
+//! (NT's `FILE_ADD_FILE` and `FILE_ADD_SUBDIRECTORY` are those bits) when its mode allows:
+//! that is what its flush (`fsyncdir`) needs; writing data to it is refused. SUPERSEDE keeps the inode (its data goes, as
 //! with OVERWRITE). `FILE_DIRECTORY_FILE` with a non-directory is `STATUS_NOT_A_DIRECTORY`,
 //! `FILE_NON_DIRECTORY_FILE` with a directory `STATUS_FILE_IS_A_DIRECTORY`, both at once
 //! `STATUS_INVALID_PARAMETER`.
@@ -214,9 +216,6 @@ fn open_existing(
     }
     if ask.access.modifies() {
         vcb.mutations(&format!("opening {path:?} for {:?}", ask.access))?;
-        if inode.is_dir() && ask.access.can_write() {
-            return Err(Failure::new(Status::FILE_IS_A_DIRECTORY, format!("{path:?} opened for writing")));
-        }
     }
     let mut want = Want::of(ask.access);
     want.write |= replaces;
