@@ -123,6 +123,7 @@ fn delete_on_close_waits_for_the_last_handle() {
     assert!(reader.query_standard().unwrap().delete_pending);
     assert!(names(&v, "/").contains(&"doomed".to_owned()), "the name stays until the last handle");
     assert_eq!(read_handle(&reader), b"still here");
+    assert_eq!(reader.link("elsewhere", false).err(), Some(Status::DELETE_PENDING), "no new name for it");
     reader.close().unwrap();
     assert!(!names(&v, "/").contains(&"doomed".to_owned()));
 
