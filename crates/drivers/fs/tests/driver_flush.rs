@@ -232,3 +232,21 @@ fn the_periodic_commit_makes_changes_durable_without_a_flush() {
     drop(h);
     io.shutdown().unwrap();
 }
+
+#[test]
+fn a_write_through_write_is_durable_when_it_completes() {
+    let (v, crash) = on_crash_disk();
+    let fua = v.create(&request("fua", Access::READ_WRITE, D::Create, O::NONE)).unwrap();
+    fua.write(0, b"not yet").unwrap();
+    assert_eq!(survives(&crash, "fua"), None);
+    let synced = flushes(&crash, || {
+        fua.write_with(0, b"durable", irp::RequestFlags::FORCE_UNIT_ACCESS).unwrap();
+    });
+    assert!(synced >= 2, "the file's fsync: a commit and a device flush");
+    assert_eq!(survives(&crash, "fua").as_deref(), Some(&b"durable"[..]), "name, size and data");
+    let wt = v.create(&request("wt", Access::READ_WRITE, D::Create, O::WRITE_THROUGH)).unwrap();
+    wt.write(0, b"every write").unwrap();
+    assert_eq!(survives(&crash, "wt").as_deref(), Some(&b"every write"[..]), "FILE_WRITE_THROUGH");
+    drop((fua, wt));
+    v.io.shutdown().unwrap();
+}

@@ -21,6 +21,8 @@
 //! [`WriteErrors`](super::write_errors::WriteErrors) and returned; a failure recorded since
 //! this handle last looked (a flush of another handle, the periodic commit) is returned once
 //! to every handle that was open when it happened, even when this flush itself succeeded.
+//! So a `FileDataOnly` flush, which writes nothing, is how a front end asks for a handle's
+//! deferred write errors without a sync (FUSE's `flush` at every `close`).
 
 use std::sync::Arc;
 
