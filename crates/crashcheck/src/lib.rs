@@ -14,6 +14,7 @@
 pub mod cost;
 mod durable;
 mod explore;
+pub mod fs;
 pub mod oracle;
 pub mod pattern;
 pub mod replay;
