@@ -98,7 +98,7 @@ pub fn workloads(len: usize) -> Vec<Workload> {
         for (pname, p) in persists(file, dir) {
             let mut steps: Vec<Step> = seq.iter().map(|a| Step::Op(a.op.clone())).collect();
             steps.push(Step::Persist(p));
-            out.push(Workload { name: format!("ace{len}/{}+{pname}", names.join("+")), steps });
+            out.push(Workload { name: format!("ace{len}/{}+{pname}", names.join("+")), steps, random: None });
         }
     }
     out

@@ -23,7 +23,9 @@ use crate::{CheckError, StackBuilder};
 
 /// What is known about one distinct recovered volume.
 struct Recovered {
-    image: OverlayImage,
+    /// The volume after mount and unmount (what e2fsck checks).
+    unmounted: Option<OverlayImage>,
+    /// Its tree, or why it could not be mounted, read or unmounted, or failed fs::fsck.
     seen: Result<Arc<Seen>, String>,
 }
 
@@ -53,6 +55,7 @@ pub(super) fn workload(
     let failure = |state: Option<StateId>, plan: Option<CrashPlan>, what: String| FsFailure {
         workload: w.name.clone(),
         text: w.text(),
+        random: w.random,
         seed: config.seed,
         state,
         events: rec.events.len(),
@@ -90,7 +93,8 @@ pub(super) fn workload(
         if p > 0 {
             walk.step(|_, _| {});
         }
-        if config.only_state.is_some_and(|s| s.point != p) || (p % stride != 0 && p + 1 != points) {
+        let sampled_point = p % stride != 0 && p + 1 != points;
+        if config.only_state.map_or(sampled_point, |s| s.point != p) {
             continue;
         }
         report.points += 1;
@@ -126,8 +130,12 @@ pub(super) fn workload(
                         by_volume.entry(volume).or_insert_with(|| {
                             report.recovered += 1;
                             fresh_volume = true;
-                            let seen = examine(&first.image, &opts).map(Arc::new);
-                            Recovered { image: first.image, seen }
+                            match examine(&first.image, &opts) {
+                                Ok((seen, unmounted)) => {
+                                    Recovered { unmounted: Some(unmounted), seen: Ok(Arc::new(seen)) }
+                                }
+                                Err(e) => Recovered { unmounted: None, seen: Err(e) },
+                            }
                         });
                         Ok(volume)
                     })
@@ -146,8 +154,9 @@ pub(super) fn workload(
             let mut e2fsck_said = None;
             if let (Some(tool), Ok(volume)) = (e2fsck_path, &verdict)
                 && (config.only_state.is_some() || sample)
+                && let Some(unmounted) = &by_volume[volume].unmounted
             {
-                let verdict = e2fsck::check_image(tool, &by_volume[volume].image);
+                let verdict = e2fsck::check_image(tool, unmounted);
                 report.e2fsck_runs += 1;
                 match verdict {
                     Ok(v) if v.is_clean() => {}
@@ -173,15 +182,8 @@ pub(super) fn workload(
                 .rfind(|(_, r)| r.completed < crash_time)
                 .map(|(i, _)| (i + 1, w.steps[i].to_string()));
             if let Some(tool) = e2fsck_path {
-                if let Ok(first) = replay(state.clone(), &opts) {
-                    f.e2fsck = Some(match e2fsck::check_image(tool, &first.image) {
-                        Ok(v) => v.to_string(),
-                        Err(e) => e,
-                    });
-                    report.e2fsck_runs += 1;
-                } else {
-                    f.e2fsck = Some("not run: the journal does not replay".into());
-                }
+                f.e2fsck = Some(e2fsck_of_failure(tool, &state, &opts));
+                report.e2fsck_runs += 1;
             }
             f.image = write_out(config, w, id, &state);
             report.failures.push(f);
@@ -189,6 +191,22 @@ pub(super) fn workload(
         }
     }
     Ok(false)
+}
+
+/// What e2fsck says of a failing state: of the volume after our recovery and an unmount,
+/// or, when that is not possible, of the volume after our replay alone.
+fn e2fsck_of_failure(tool: &Path, state: &OverlayImage, opts: &fs::MountOptions) -> String {
+    let Ok(first) = replay(state.clone(), opts) else {
+        return "not run: the journal does not replay".into();
+    };
+    let (image, which) = match examine(&first.image, opts) {
+        Ok((_, unmounted)) => (unmounted, "after recovery and unmount"),
+        Err(_) => (first.image, "after the journal replay alone (it does not mount and unmount)"),
+    };
+    match e2fsck::check_image(tool, &image) {
+        Ok(v) => format!("{v} ({which})"),
+        Err(e) => e,
+    }
 }
 
 /// Writes a crash state out as an image file, if the configuration says where.

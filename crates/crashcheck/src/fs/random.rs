@@ -85,7 +85,7 @@ pub fn workload(seed: u64, ops: usize) -> Workload {
         }
         steps.push(step);
     }
-    Workload { name: format!("random seed {seed}"), steps }
+    Workload { name: format!("random seed {seed}"), steps, random: Some((seed, ops)) }
 }
 
 #[cfg(test)]

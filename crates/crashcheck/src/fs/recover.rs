@@ -32,8 +32,11 @@ pub fn replay(state: OverlayImage, opts: &MountOptions) -> Result<Replayed, Stri
     disk.start_recording(Arc::new(AtomicU64::new(1)));
     Filesystem::recover(block_device(&device)?, opts).map_err(|e| format!("journal replay failed: {e}"))?;
     let events = disk.take_events();
-    // Everything it wrote, flushed or not: what the mount after it would read.
-    let image = disk.crash_image(&CrashPlan::KeepAll).map_err(|e| format!("recovery disk: {e}"))?;
+    // Everything it wrote, flushed or not (it ends with a flush): what a mount reads next.
+    let mut image = disk.durable_overlay();
+    for w in disk.unflushed() {
+        image.write(w.offset, &w.data);
+    }
     Ok(Replayed { image, events })
 }
 
@@ -94,20 +97,32 @@ pub fn replay_again(
     Ok(checked)
 }
 
-/// Checks a recovered volume with `fs::fsck`, then mounts it and reads the whole tree.
-pub fn examine(recovered: &OverlayImage, opts: &MountOptions) -> Result<Seen, String> {
-    let (_disk, device) = crash_device(recovered.clone(), "recovered")?;
+/// Finishes recovery as a mount does (orphans a crash left are finished there), reads the
+/// whole tree, unmounts, and checks the unmounted volume with `fs::fsck`. Returns the tree
+/// and the volume as unmounted (what `e2fsck -fn` is given).
+pub fn examine(recovered: &OverlayImage, opts: &MountOptions) -> Result<(Seen, OverlayImage), String> {
+    let (disk, device) = crash_device(recovered.clone(), "recovered")?;
     let dev = block_device(&device)?;
+    let fs = Filesystem::mount(Arc::clone(&dev), opts.clone())
+        .map_err(|e| format!("mount after recovery failed: {e}"))?;
+    let seen = observe(&fs).map_err(|e| format!("the recovered tree cannot be read: {e}"))?;
+    fs.unmount().map_err(|e| format!("unmount after recovery failed: {e}"))?;
     match fs::fsck::check(&*dev) {
         Ok(report) if report.is_clean() => {}
         Ok(report) => {
             let errors: Vec<String> =
                 report.errors().take(3).map(|p| format!("{:?}: {}", p.area, p.detail)).collect();
             let n = report.errors().count();
-            return Err(format!("fs::fsck finds {n} error(s) after recovery: {}", errors.join("; ")));
+            return Err(format!(
+                "fs::fsck finds {n} error(s) after recovery and unmount: {}",
+                errors.join("; ")
+            ));
         }
         Err(e) => return Err(format!("fs::fsck cannot check the recovered volume: {e}")),
     }
-    let fs = Filesystem::mount(dev, opts.clone()).map_err(|e| format!("mount after recovery failed: {e}"))?;
-    observe(&fs).map_err(|e| format!("the recovered tree cannot be read: {e}"))
+    let mut unmounted = disk.durable_overlay();
+    for w in disk.unflushed() {
+        unmounted.write(w.offset, &w.data);
+    }
+    Ok((seen, unmounted))
 }

@@ -117,6 +117,8 @@ pub struct FsFailure {
     pub workload: String,
     /// Its text (`--workload`).
     pub text: String,
+    /// A random history's seed and length (`--seed --ops`), which name it more briefly.
+    pub random: Option<(u64, usize)>,
     /// The sampling seed (`--seed`).
     pub seed: u64,
     /// The crash state (None: the file system disagreed with the model while the workload
@@ -142,10 +144,11 @@ impl FsFailure {
     /// The command that checks just this state again.
     pub fn reproducer(&self) -> String {
         let state = self.state.map_or(String::new(), |s| format!(" --state {s}"));
-        format!(
-            "irpstack crash-test --fs --workload '{}' --seed {}{state}{}",
-            self.text, self.seed, self.options
-        )
+        let workload = match self.random {
+            Some((seed, ops)) if seed == self.seed => format!("--seed {seed} --ops {ops}"),
+            _ => format!("--workload '{}' --seed {}", self.text, self.seed),
+        };
+        format!("irpstack crash-test --fs {workload}{state}{}", self.options)
     }
 }
 

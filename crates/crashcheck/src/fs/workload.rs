@@ -72,6 +72,9 @@ pub struct Workload {
     pub name: String,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// A seeded random history's seed and length (its reproducer names these, not the
+    /// steps).
+    pub random: Option<(u64, usize)>,
 }
 
 /// A workload text that does not parse.
@@ -101,7 +104,7 @@ impl Workload {
         if steps.is_empty() {
             return Err(WorkloadError { index: 0, step: text.to_string(), why: "no steps".into() });
         }
-        Ok(Workload { name: name.to_string(), steps })
+        Ok(Workload { name: name.to_string(), steps, random: None })
     }
 
     /// The text form, which [`Workload::parse`] reads back.
