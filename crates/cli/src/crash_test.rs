@@ -20,10 +20,11 @@ builds it in memory and records everything that reaches it. Example:
 With --fs it checks the ext4 file system instead: fs::Filesystem runs workloads over the
 stack (default `crash(size=8M,sector=512)`; 512-byte sectors let a crash tear a 4 KiB block)
 and after every crash state the journal is replayed (and the replay crashed and replayed
-again), fs::fsck must find the volume clean, it must mount, and its tree must be the state
-after some step between the last persistence point and the crash, holding everything a
-completed fsync, fdatasync, fsyncdir or sync covered, with no byte a file never held;
-e2fsck -fn checks a sample. The workloads:
+again: the same volume), the volume must mount, its tree must be the state after some step
+between the last persistence point and the crash, holding everything a completed fsync,
+fdatasync, fsyncdir or sync covered, with no byte a file never held, and after unmount
+fs::fsck must find it clean; e2fsck -fn checks a sample. The file system's own warnings about
+the states it recovers are shown only with RUST_LOG set. The workloads:
 
   --fs                      CrashMonkey/ACE's 52 one-operation workloads (same as --ace 1)
   --fs --ace 2              the 676 two-operation ones

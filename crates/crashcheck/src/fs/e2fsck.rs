@@ -46,9 +46,9 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// What e2fsck -n says of every volume whose superblock still says `needs_recovery`: a
-/// recovered volume keeps the flag (with an empty journal) until it is unmounted, as the
-/// kernel keeps it while mounted. e2fsck goes on and checks everything.
+/// What e2fsck -n says of a volume whose superblock still says `needs_recovery`: one our
+/// replay recovered keeps the flag (with an empty journal) until it is mounted and unmounted
+/// (a failing state may be given to e2fsck so). e2fsck goes on and checks everything.
 const SKIPPING_RECOVERY: &str =
     "Warning: skipping journal recovery because doing a read-only filesystem check.";
 

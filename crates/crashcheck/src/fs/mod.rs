@@ -12,11 +12,12 @@
 //! 2. replaying the recovered volume changes nothing, and a crash during the replay (at the
 //!    point before its last write for every state; at every point for a sample) followed
 //!    by a second replay gives the same volume as one replay;
-//! 3. `fs::fsck` finds the recovered volume clean, and it mounts;
-//! 4. its tree is the state after some step between the last persistence point and the
-//!    crash, with everything a completed fsync, fdatasync, directory fsync or sync
-//!    covered, and no file shows bytes it never held ([`oracle`]);
-//! 5. `e2fsck -fn` finds a sample of recovered volumes, and every failing one, clean.
+//! 3. the volume mounts (which finishes the orphans a crash left), and its tree is the state
+//!    after some step between the last persistence point and the crash, with everything a
+//!    completed fsync, fdatasync, directory fsync or sync covered, and no file shows bytes
+//!    it never held ([`oracle`]);
+//! 4. after an unmount, `fs::fsck` finds it clean;
+//! 5. `e2fsck -fn` finds a sample of those volumes clean (and is asked about every failure).
 //!
 //! A crash state costs what differs from the previous one: states are overlays of the
 //! shared starting image, and a state whose image was seen before (by fingerprint) is

@@ -15,7 +15,7 @@ use crate::walk::Walk;
 use crate::workload::Rng;
 
 /// Crash states tried per point of a replay's history when it is crashed everywhere.
-const REPLAY_PLANS: usize = 6;
+pub const REPLAY_PLANS: usize = 6;
 
 /// What the replay of one crash state did.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 //!
 //! A [`Breakage`] travels in [`MountOptions`](crate::MountOptions) (a hidden field) and is
 //! [`Breakage::NONE`] everywhere but in the crash checker's own tests: one naming a
-//! [`Broken`] variant can only be made with [`Breakage::new`], which exists only when the
+//! [`Broken`] variant can only be made with `Breakage::new`, which exists only when the
 //! crate is built with the cargo feature `broken-variants`. Only `crashcheck`'s
 //! dev-dependencies turn that feature on, so no binary, stack spec or command line can.
 
