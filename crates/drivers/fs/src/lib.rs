@@ -39,6 +39,9 @@ pub(crate) mod extent_tree;
 pub(crate) mod fileops;
 pub mod filesystem;
 pub mod fsck;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod geometry;
 pub mod jbd2;
 pub mod lower_device;
