@@ -39,6 +39,19 @@ fn seeded_random_histories_pass_with_roomy_and_with_tight_limits() {
     }
 }
 
+/// Found by the checker: an fdatasync after a write into preallocated space did not commit
+/// the extent's conversion to written, so after a crash the data read back as zeroes.
+#[test]
+fn fdatasync_keeps_data_written_into_preallocated_space() {
+    let w = Workload::parse(
+        "given",
+        "fallocate A/foo 8192 8192; sync; write A/foo 8192 4096; fdatasync A/foo; \
+         fallocate A/bar 0 8192 keep; sync; overwrite A/bar 4096 100; fdatasync A/bar",
+    )
+    .unwrap();
+    run(&[w], &FsConfig::default());
+}
+
 #[test]
 fn one_state_is_checked_again_and_its_image_written_out() {
     let w = Workload::parse("given", "create A/x; write A/x 0 6000; fsync A/x; rename A/x B/y; fsyncdir B")
