@@ -55,7 +55,7 @@ pub struct FsReport {
     pub replay_states: usize,
     /// Recovered volumes `e2fsck -fn` checked.
     pub e2fsck_runs: usize,
-    /// Why e2fsck did not run, if it did not.
+    /// Why e2fsck did not run (or, the last time, could not), if so.
     pub e2fsck_missing: Option<String>,
     /// Wall time.
     pub elapsed: Duration,
