@@ -119,6 +119,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 log "cargo test --workspace"
 cargo test --workspace --locked
+# Tests run as root here: one once renamed a report file over /dev/null. Fail loudly if any
+# test replaced the device node (and put it back, so the rest of the run and the machine work).
+if [ ! -c /dev/null ]; then
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+    echo "a test replaced /dev/null with a regular file (restored)" >&2
+    exit 1
+fi
 
 # The irp tests built for aarch64 and run under user-mode qemu, so that the aarch64 cache
 # maintenance executes: the CTR_EL0 read, DC CVAC (to device), DC CIVAC (from device), IC IVAU

@@ -73,7 +73,9 @@ const DURATIONS: &[&str] = &[
 const INTEGERS: &[&str] =
     &["0", "1", "2", "3", "256", "257", "4096", "4097", "32768", "18446744073709551615", "0x10", "-1", "x"];
 const BOOLS: &[&str] = &["true", "false", "on", "maybe", "1", ""];
-const PATHS: &[&str] = &["a.img", "b.img", "sub/c.img", "", "trigger", "stats.json", "/dev/null"];
+// No device node here: building `stats(file=/dev/null)` as root once renamed a report over
+// the machine's /dev/null. A path whose directory is missing stands for "cannot be made".
+const PATHS: &[&str] = &["a.img", "b.img", "sub/c.img", "", "trigger", "stats.json", "/nonexistent-dir/x"];
 const TEXTS: &[&str] = &[
     "nbd+unix:///?socket=missing.sock",
     "nbd://127.0.0.1:1/",

@@ -22,6 +22,7 @@ mod histogram;
 mod prometheus;
 mod report;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
@@ -218,7 +219,22 @@ impl Inner {
     }
 }
 
+/// Writes `text` to `path` through a temporary file renamed over it, so readers never see
+/// half a report. A path that exists and is not a regular file (`/dev/null`, `/dev/stdout`,
+/// a FIFO) is written in place: renaming over it would replace the device node with a
+/// regular file (a test running as root once turned `/dev/null` into one that way).
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        if meta.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "the report path is a directory",
+            ));
+        }
+        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(text.as_bytes());
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     std::fs::write(&tmp, text)?;
@@ -355,5 +371,39 @@ impl Driver for Stats {
             self.inner.report("shutdown");
         }
         Completion::Continue(irp)
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::write_atomically;
+
+    #[test]
+    fn a_regular_report_file_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "old, longer text").unwrap();
+        write_atomically(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert!(!dir.path().join("r.json.tmp").exists());
+    }
+
+    /// A device node or FIFO stays what it is: written in place, never renamed over.
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomically(&fifo, "report").unwrap();
+        assert_eq!(reader.join().unwrap(), "report");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(write_atomically(dir.path(), "x").is_err(), "a directory is refused");
     }
 }
