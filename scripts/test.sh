@@ -10,6 +10,16 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# cargo asks rustc about each target by compiling stdin (`rustc - --print=...`); a stdin
+# holding text (a CI runner's, or a /dev/null that a process running as root replaced with
+# a regular file) makes that probe fail ("unknown start of token") and cargo caches the
+# failure. Make /dev/null the null device again if it is not, and read stdin from it.
+if [ ! -c /dev/null ] && [ "$(id -u)" -eq 0 ]; then
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+    echo "note: /dev/null was not the null device; recreated it" >&2
+fi
+exec </dev/null
+
 # Skipped tests: every test that skips (a tool is missing, ...) appends a `SKIP:` line to
 # this file through irp::testing::skip (cargo test captures what passing tests print, so
 # the log goes through a file); the list is printed when the script ends, pass or fail.
