@@ -16,6 +16,15 @@ pub enum NbdError {
     /// The URI cannot be used.
     #[error(transparent)]
     Uri(#[from] UriError),
+    /// The TLS certificates could not be loaded (the error names the file).
+    #[error("{uri}: TLS certificates: {source}")]
+    TlsCertificates {
+        /// The server.
+        uri: NbdUri,
+        /// What is wrong.
+        #[source]
+        source: nbd_tls::TlsError,
+    },
     /// Connecting the socket failed.
     #[error("cannot connect to {uri}: {source}")]
     Connect {
