@@ -140,3 +140,62 @@ pub fn client_config(dir: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     };
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn pki() -> Option<tempfile::TempDir> {
+        if !crate::testing::have_openssl() {
+            irp::testing::skip("openssl not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::make_pki(dir.path()).unwrap();
+        Some(dir)
+    }
+
+    #[test]
+    fn a_good_directory_loads_for_both_sides() {
+        let Some(dir) = pki() else { return };
+        server_config(dir.path(), false).unwrap();
+        server_config(dir.path(), true).unwrap();
+        client_config(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let Some(dir) = pki() else { return };
+        let d = dir.path();
+        std::fs::remove_file(d.join(SERVER_KEY)).unwrap();
+        let e = server_config(d, false).unwrap_err().to_string();
+        assert!(e.contains("server-key.pem") && e.contains("No such file"), "{e}");
+
+        // Another key than the certificate's.
+        std::fs::copy(d.join(CLIENT_KEY), d.join(SERVER_KEY)).unwrap();
+        let e = server_config(d, false).unwrap_err().to_string();
+        assert!(e.contains("server-cert.pem and server-key.pem do not go together"), "{e}");
+
+        std::fs::write(d.join(SERVER_CERT), "not PEM at all\n").unwrap();
+        let e = server_config(d, false).unwrap_err().to_string();
+        assert!(e.contains("server-cert.pem") && e.contains("no CERTIFICATE"), "{e}");
+
+        std::fs::write(d.join(CLIENT_KEY), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            .unwrap();
+        let e = client_config(d).unwrap_err().to_string();
+        assert!(e.contains("client-key.pem"), "{e}");
+
+        std::fs::remove_file(d.join(CA_CERT)).unwrap();
+        let e = client_config(d).unwrap_err().to_string();
+        assert!(e.contains("ca-cert.pem") && e.contains("No such file"), "{e}");
+    }
+
+    #[test]
+    fn verify_peer_needs_the_ca() {
+        let Some(dir) = pki() else { return };
+        std::fs::remove_file(dir.path().join(CA_CERT)).unwrap();
+        server_config(dir.path(), false).unwrap();
+        let e = server_config(dir.path(), true).unwrap_err().to_string();
+        assert!(e.contains("ca-cert.pem") && e.contains("No such file"), "{e}");
+    }
+}

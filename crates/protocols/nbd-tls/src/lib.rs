@@ -16,6 +16,7 @@
 
 pub mod certs;
 pub mod relay;
+pub mod testing;
 
 pub use certs::{TlsError, client_config, server_config};
 pub use relay::{Relay, Socket, handshake, start};

@@ -225,3 +225,72 @@ fn pump_out(shared: &Shared, net: &Socket, mut inner: UnixStream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConnection, ServerConnection};
+
+    /// Both ends behind relays: bytes written on one plain end arrive whole and in order
+    /// on the other, both ways at once, and closing one end reaches the other as end of
+    /// file.
+    #[test]
+    fn bytes_cross_both_ways_and_the_end_arrives() {
+        let Some(dir) = crate::certs::tests::pki() else { return };
+        let server_config = crate::server_config(dir.path(), true).unwrap();
+        let client_config = crate::client_config(dir.path()).unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut conn = ServerConnection::new(server_config).unwrap();
+            let socket = Socket::Unix(a);
+            handshake(&mut conn, &mut &socket).unwrap();
+            start(conn.into(), socket, "test-server").unwrap()
+        });
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = ClientConnection::new(client_config, name).unwrap();
+        let socket = Socket::Unix(b);
+        handshake(&mut conn, &mut &socket).unwrap();
+        let (mut client_plain, client_relay) = start(conn.into(), socket, "test-client").unwrap();
+        let (mut server_plain, server_relay) = server.join().unwrap();
+
+        let data: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let mut writer = client_plain.try_clone().unwrap();
+        let upload = std::thread::spawn(move || {
+            writer.write_all(&sent).unwrap();
+            writer.shutdown(Shutdown::Write).unwrap();
+        });
+        // The server echoes what it reads, while the client is still writing.
+        let mut echo = server_plain.try_clone().unwrap();
+        let echoer = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0; 65536];
+            loop {
+                let n = server_plain.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                echo.write_all(&buf[..n]).unwrap();
+            }
+            drop(echo);
+            got
+        });
+        let mut back = Vec::new();
+        let mut buf = [0; 65536];
+        while back.len() < data.len() {
+            let n = client_plain.read(&mut buf).unwrap();
+            assert_ne!(n, 0, "end of file after {} bytes", back.len());
+            back.extend_from_slice(&buf[..n]);
+        }
+        upload.join().unwrap();
+        let got = echoer.join().unwrap();
+        assert!(got == data, "the server read other bytes ({} of {})", got.len(), data.len());
+        assert!(back == data, "the client read other bytes back");
+        drop(server_relay);
+        // The server's side is gone: the client sees the end.
+        assert_eq!(client_plain.read(&mut buf).unwrap(), 0);
+        drop(client_relay);
+    }
+}
