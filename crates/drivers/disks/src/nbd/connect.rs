@@ -179,7 +179,7 @@ impl Handshake<'_> {
         let Some(socket) = std::mem::replace(&mut self.stream, placeholder).into_socket() else {
             return Err(self.fail("NBD_OPT_STARTTLS on a stream already under TLS"));
         };
-        nbd_tls::handshake(&mut conn, &mut &socket).map_err(self.io("the TLS handshake"))?;
+        nbd_tls::handshake(&mut conn, &mut &socket).map_err(self.io("doing the TLS handshake"))?;
         let (plain, relay) =
             nbd_tls::start(conn.into(), socket, "nbd-client").map_err(self.io("starting TLS"))?;
         self.stream = Stream::Tls { plain, _relay: relay };
