@@ -230,7 +230,7 @@ impl Handshake<'_> {
                         let _ = self.stream.write_all(&abort);
                     }
                     return Err(NbdError::Refused {
-                        uri: self.uri.clone(),
+                        uri: Box::new(self.uri.clone()),
                         export: export.clone(),
                         reply: option_reply_name(reply_type).unwrap_or("an unknown error"),
                         message,

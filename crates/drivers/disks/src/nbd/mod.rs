@@ -111,7 +111,7 @@ impl NbdOptions {
             _ if !uri.tls => Ok(None),
             (Some(dir), _) | (None, Some(dir)) => nbd_tls::client_config(dir)
                 .map(Some)
-                .map_err(|source| NbdError::TlsCertificates { uri: uri.clone(), source }),
+                .map_err(|e| NbdError::TlsCertificates { uri: uri.clone(), source: Box::new(e) }),
             (None, None) => Err(NbdError::InvalidOption(format!(
                 "{uri}: a TLS URI needs a certificates directory (tls-certificates=DIR holding ca-cert.pem)"
             ))),
@@ -182,7 +182,7 @@ impl NbdDisk {
             .sector_size(info.sector_size())
             .characteristics(characteristics)
             .build(DiskDriver::new(disk))
-            .map_err(|source| NbdError::Device { uri: options.uri, source })
+            .map_err(|source| NbdError::Device { uri: Box::new(options.uri), source })
     }
 
     /// What the server said about the export at the first connection.
