@@ -129,7 +129,8 @@ pub struct Limits {
     /// established clients. More are closed at once, with a warning.
     pub max_handshakes: usize,
     /// How long the whole handshake may take, from the greeting to the choice of an
-    /// export (however the client spreads its bytes); then the connection is closed.
+    /// export (however the client spreads its bytes; a TLS handshake after
+    /// `NBD_OPT_STARTTLS` included); then the connection is closed.
     pub handshake_timeout: Duration,
     /// A connection in transmission with nothing in flight on which nothing arrives for
     /// this long is closed (also one stopped in the middle of a request); `None`: never

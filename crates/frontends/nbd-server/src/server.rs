@@ -283,13 +283,35 @@ fn accept_until_stopped(
 /// exports, in the clear.
 fn warn_if_exposed(listener: &Listener, mode: TlsMode) {
     if let Some(addr) = listener.local_addr()
-        && !addr.ip().is_loopback()
-        && mode == TlsMode::Off
+        && exposed(addr, mode)
     {
         tracing::warn!(
             "!!! listening on {addr} beyond loopback WITHOUT TLS: anyone who can reach it can read and \
              write every export, and the data crosses the network in the clear; use --tls require \
              --tls-certificates DIR (and --tls-verify-peer), or listen on 127.0.0.1 or a Unix socket !!!"
         );
+    }
+}
+
+/// Whether a TCP listener on `addr` serves beyond loopback in the clear.
+fn exposed(addr: SocketAddr, mode: TlsMode) -> bool {
+    mode == TlsMode::Off && !addr.ip().is_loopback()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listeners_beyond_loopback_without_tls_are_exposed() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for a in ["0.0.0.0:10809", "[::]:10809", "192.168.1.5:1", "[2001:db8::1]:1"] {
+            assert!(exposed(addr(a), TlsMode::Off), "{a}");
+            assert!(!exposed(addr(a), TlsMode::On), "{a}");
+            assert!(!exposed(addr(a), TlsMode::Require), "{a}");
+        }
+        for a in ["127.0.0.1:10809", "127.8.9.1:1", "[::1]:10809"] {
+            assert!(!exposed(addr(a), TlsMode::Off), "{a}");
+        }
     }
 }
