@@ -3,6 +3,7 @@
 mod alloc_counter;
 mod bench;
 mod crash_test;
+mod crash_test_fs;
 mod docs;
 mod fs_tool;
 mod fsck;
@@ -55,8 +56,9 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(docs::CompletionsArgs),
-    /// Prove the flush promise of a stack: run a seeded workload over a crash-simulation
-    /// disk, crash at every point, and check what survives.
+    /// Prove the flush promise of a stack (or, with --fs, the file system's crash
+    /// consistency): run workloads over a crash-simulation disk, crash at every point, and
+    /// check what survives.
     CrashTest(crash_test::CrashTestArgs),
     /// List every driver a stack spec can name, with its parameters and defaults.
     Drivers,

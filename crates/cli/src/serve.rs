@@ -36,6 +36,7 @@ Examples:
 Clients:
   qemu-io -f raw nbd://127.0.0.1:10809/          nbdinfo nbd://127.0.0.1:10809
   nbdcopy nbd://127.0.0.1:10809 copy.img          nbdinfo --list nbd://127.0.0.1:10809
+  nbdinfo --map nbd://127.0.0.1:10809             qemu-img map -f raw nbd://127.0.0.1:10809
   qemu-io -f raw 'nbd+unix:///?socket=/tmp/nbd.sock'
 
 A --config file (TOML):
@@ -182,6 +183,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "connect with:")?;
         writeln!(out, "  qemu-io {read_only}-f raw '{uri}{slash}'")?;
         writeln!(out, "  nbdinfo '{uri}'")?;
+        writeln!(out, "  nbdinfo --map '{uri}'     (data and holes)")?;
         writeln!(out, "  nbdcopy '{uri}' copy.img")?;
         writeln!(out, "stop with Ctrl-C or SIGTERM (caches are written back)")?;
     }

@@ -116,6 +116,9 @@ statuses! {
     DEVICE_BUSY = 0x8000_0011, "STATUS_DEVICE_BUSY", libc::EBUSY;
     /// A directory of the path does not exist (a missing name before the last one).
     OBJECT_PATH_NOT_FOUND = 0xC000_003A, "STATUS_OBJECT_PATH_NOT_FOUND", libc::ENOENT;
+    /// The output buffer holds part of the answer, the part that fits (a warning, not an
+    /// error): an `FSCTL_QUERY_ALLOCATED_RANGES` with more ranges than room.
+    BUFFER_OVERFLOW = 0x8000_0005, "STATUS_BUFFER_OVERFLOW", libc::EOVERFLOW;
     /// A directory enumeration has returned every entry (a warning, not an error).
     NO_MORE_FILES = 0x8000_0006, "STATUS_NO_MORE_FILES", libc::ENOENT;
     /// A file-system structure is corrupt (Linux's EFSCORRUPTED, which is EUCLEAN).
@@ -128,6 +131,11 @@ statuses! {
     REPARSE_POINT_NOT_RESOLVED = 0xC000_0280, "STATUS_REPARSE_POINT_NOT_RESOLVED", libc::ELOOP;
     /// The extended attribute (xattr) does not exist (ENODATA, which is ENOATTR).
     NONEXISTENT_EA_ENTRY = 0xC000_0051, "STATUS_NONEXISTENT_EA_ENTRY", libc::ENODATA;
+    /// A hard link would pass the file's most links (EMLINK).
+    TOO_MANY_LINKS = 0xC000_0265, "STATUS_TOO_MANY_LINKS", libc::EMLINK;
+    /// The file is being deleted: its name goes when its last handle is closed, and it
+    /// cannot be opened meanwhile (NT's delete-pending state; POSIX has none, so ENOENT).
+    DELETE_PENDING = 0xC000_0056, "STATUS_DELETE_PENDING", libc::ENOENT;
 }
 
 impl Status {
@@ -175,6 +183,7 @@ impl Status {
             libc::EUCLEAN => Status::FILE_CORRUPT_ERROR,
             libc::ELOOP => Status::REPARSE_POINT_NOT_RESOLVED,
             libc::ENODATA => Status::NONEXISTENT_EA_ENTRY,
+            libc::EMLINK => Status::TOO_MANY_LINKS,
             _ => Status::IO_DEVICE_ERROR,
         }
     }
@@ -283,6 +292,7 @@ mod tests {
             Status::NOT_A_REPARSE_POINT,
             Status::REPARSE_POINT_NOT_RESOLVED,
             Status::NONEXISTENT_EA_ENTRY,
+            Status::TOO_MANY_LINKS,
         ];
         for s in all {
             let e = s.to_errno();
@@ -294,6 +304,10 @@ mod tests {
         assert_eq!(Status::from_errno(libc::EPERM), Status::ACCESS_DENIED);
         assert_eq!(Status::from_errno(9999), Status::IO_DEVICE_ERROR);
         assert_eq!(Status::SUCCESS.to_errno(), 0);
+        // A partial answer is not something a system call fails with: EOVERFLOW from the
+        // kernel stays an I/O error.
+        assert_eq!(Status::BUFFER_OVERFLOW.to_errno(), libc::EOVERFLOW);
+        assert_eq!(Status::from_errno(libc::EOVERFLOW), Status::IO_DEVICE_ERROR);
     }
 
     #[test]

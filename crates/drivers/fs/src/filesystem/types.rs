@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::breakage::Breakage;
 pub use crate::ondisk::inode::Timestamp;
 use crate::ondisk::inode::{Inode, mode};
 
@@ -128,6 +129,8 @@ pub struct SetAttr {
     pub mtime: Option<Timestamp>,
     /// Change time (else set to now when anything changes).
     pub ctime: Option<Timestamp>,
+    /// Creation time (`i_crtime`; NT's `CreationTime`).
+    pub crtime: Option<Timestamp>,
 }
 
 /// One `readdir` entry.
@@ -207,6 +210,10 @@ pub struct MountOptions {
     pub dir_index_entries: usize,
     /// Where timestamps come from.
     pub clock: Clock,
+    /// A deliberately broken variant, for the crash checker's tests ([`Breakage::NONE`]
+    /// unless the crate is built with the `broken-variants` feature).
+    #[doc(hidden)]
+    pub breakage: Breakage,
 }
 
 impl Default for MountOptions {
@@ -220,6 +227,7 @@ impl Default for MountOptions {
             max_transaction_blocks: 8192,
             dir_index_entries: 1 << 21,
             clock: system_clock,
+            breakage: Breakage::NONE,
         }
     }
 }
