@@ -44,6 +44,7 @@ install_system_packages() {
         [qemu-io]=qemu-utils
         [qemu-nbd]=qemu-utils
         [nbdkit]=nbdkit
+        [openssl]=openssl
         [nbdinfo]=libnbd-bin
         [nbdcopy]=libnbd-bin
         [fio]=fio

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use irp::{IoManager, units};
-use nbd_server::{ExportConfig, FileConfig, Listen, Server, ServerConfig, ServerError};
+use nbd_server::{ExportConfig, FileConfig, Listen, Server, ServerConfig, ServerError, TlsConfig, TlsMode};
 use stack::{DriverRegistry, ParamKind, StackSpec};
 
 /// The stack served when none is given.
@@ -48,6 +48,18 @@ A --config file (TOML):
   stack = \"cache(size=256M) / file(path=a.img,size=1G)\"
   read_only = false
 
+TLS (NBD_OPT_STARTTLS, X.509, as qemu-nbd and nbdkit offer it):
+  irpstack serve --socket /tmp/nbd.sock --tls require --tls-certificates /etc/irpstack/pki
+  DIR holds ca-cert.pem, server-cert.pem, server-key.pem (qemu's tls-creds-x509 layout).
+  --tls on lets clients choose; require answers every option before STARTTLS with
+  NBD_REP_ERR_TLS_REQD; --tls-verify-peer also requires a client certificate signed by
+  ca-cert.pem. Clients: nbdinfo 'nbds+unix:///?socket=/tmp/nbd.sock&tls-certificates=DIR',
+  qemu-io --object tls-creds-x509,id=tls0,dir=DIR,endpoint=client \
+          --image-opts driver=nbd,path=/tmp/nbd.sock,tls-creds=tls0
+  Listening beyond loopback without TLS logs a loud warning: the data crosses the network
+  in the clear and anyone who reaches the port can read and write the exports.
+  In --config: tls = \"require\", tls_certificates = \"DIR\", tls_verify_peer = true.
+
 Relative image paths are resolved in --data-dir. Logging: -v shows connections (RUST_LOG overrides).
 More examples (a config with [[export.layer]] tables, a stack file, a systemd unit): examples/.";
 
@@ -85,6 +97,16 @@ pub struct ServeArgs {
     /// stopped in the middle of a request [default: never].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     idle_timeout: Option<std::time::Duration>,
+    /// TLS: off, on (clients choose) or require (every option before STARTTLS is refused)
+    /// [default: off, or the --config file's `tls`].
+    #[arg(long, value_name = "MODE")]
+    tls: Option<TlsMode>,
+    /// The TLS certificates directory: ca-cert.pem, server-cert.pem, server-key.pem.
+    #[arg(long, value_name = "DIR")]
+    tls_certificates: Option<PathBuf>,
+    /// Require a client certificate signed by DIR/ca-cert.pem.
+    #[arg(long)]
+    tls_verify_peer: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -101,7 +123,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let registry = DriverRegistry::builtin();
-    let (exports, default_export, file_listen) = exports(args)?;
+    let (exports, default_export, file_listen, file_tls) = exports(args)?;
     let mut config = ServerConfig::new();
     config.listen = listeners(args, file_listen);
     config.default_export = default_export.clone();
@@ -113,6 +135,15 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     config.exports = exports;
     config.registry = registry;
     config.limits.idle_timeout = args.idle_timeout;
+    config.tls = tls(args, file_tls);
+    let tls_line = match (&config.tls.mode, &config.tls.certificates) {
+        (TlsMode::Off, _) => None,
+        (mode, dir) => Some(format!(
+            "TLS: {mode}{} (certificates in {}); clients need its ca-cert.pem",
+            if config.tls.verify_peer { ", client certificates required" } else { "" },
+            dir.as_deref().map_or_else(|| "?".into(), |d| d.display().to_string())
+        )),
+    };
     // The process's one I/O manager: every front end registers its stacks with it, and its
     // shutdown list writes every cache back when they have all stopped.
     let manager = Arc::new(IoManager::new());
@@ -131,6 +162,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         let mode = if export.read_only { ", read-only" } else { "" };
         let stack = export.spec.clone().unwrap_or_else(|| export.devices.join(" / "));
         writeln!(out, "export {:?}: {} bytes{mode} ({stack})", export.name, export.size)?;
+    }
+    if let Some(line) = &tls_line {
+        writeln!(out, "{line}")?;
     }
     let uris = server.uris();
     for uri in &uris {
@@ -166,7 +200,16 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Exports = (Vec<ExportConfig>, Option<String>, Vec<Listen>);
+type Exports = (Vec<ExportConfig>, Option<String>, Vec<Listen>, TlsConfig);
+
+/// The flags override the file's TLS settings one by one.
+fn tls(args: &ServeArgs, file: TlsConfig) -> TlsConfig {
+    TlsConfig {
+        mode: args.tls.unwrap_or(file.mode),
+        certificates: args.tls_certificates.clone().or(file.certificates),
+        verify_peer: args.tls_verify_peer || file.verify_peer,
+    }
+}
 
 /// The exports, the default export and the file's listeners, from --config or --stack.
 fn exports(args: &ServeArgs) -> anyhow::Result<Exports> {
@@ -177,13 +220,14 @@ fn exports(args: &ServeArgs) -> anyhow::Result<Exports> {
             exports.iter_mut().for_each(|e| e.read_only = true);
         }
         let default = file.default.clone().or_else(|| exports.first().map(|e| e.name.clone()));
-        return Ok((exports, default, file.listeners()));
+        let tls = file.tls(&path.display().to_string()).map_err(|e| anyhow!("{e}"))?;
+        return Ok((exports, default, file.listeners(), tls));
     }
     let text = args.stack.as_deref().unwrap_or(DEFAULT_STACK);
     let spec = StackSpec::from_arg(text).map_err(|e| anyhow!("the stack is not valid:\n{e}"))?;
     let name = args.export.clone().unwrap_or_default();
     let export = ExportConfig::new(&name, spec).read_only(args.read_only);
-    Ok((vec![export], Some(name), Vec::new()))
+    Ok((vec![export], Some(name), Vec::new(), TlsConfig::default()))
 }
 
 /// Flags replace the file's listener of the same kind; with neither, the default address.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use stack::{BuildContext, DriverRegistry, SpecError, StackSpec};
 
 use crate::error::ConfigError;
+use crate::tls::{TlsConfig, TlsMode};
 
 /// Where the server accepts connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +129,8 @@ pub struct Limits {
     /// established clients. More are closed at once, with a warning.
     pub max_handshakes: usize,
     /// How long the whole handshake may take, from the greeting to the choice of an
-    /// export (however the client spreads its bytes); then the connection is closed.
+    /// export (however the client spreads its bytes; a TLS handshake after
+    /// `NBD_OPT_STARTTLS` included); then the connection is closed.
     pub handshake_timeout: Duration,
     /// A connection in transmission with nothing in flight on which nothing arrives for
     /// this long is closed (also one stopped in the middle of a request); `None`: never
@@ -186,6 +188,8 @@ pub struct ServerConfig {
     pub build: BuildContext,
     /// The drivers specs may name.
     pub registry: DriverRegistry,
+    /// `NBD_OPT_STARTTLS`: off by default.
+    pub tls: TlsConfig,
 }
 
 impl ServerConfig {
@@ -198,6 +202,7 @@ impl ServerConfig {
             limits: Limits::default(),
             build: BuildContext::new(),
             registry: DriverRegistry::builtin(),
+            tls: TlsConfig::default(),
         }
     }
 
@@ -226,6 +231,9 @@ impl Default for ServerConfig {
 /// listen = "127.0.0.1:10809"   # optional
 /// socket = "/run/irpstack.sock" # optional
 /// default = "a"                # optional: the export "" means; default: the first export
+/// tls = "require"              # optional: off (default), on, require
+/// tls_certificates = "/etc/irpstack/pki" # ca-cert.pem, server-cert.pem, server-key.pem
+/// tls_verify_peer = false      # optional: require a client certificate signed by ca-cert.pem
 ///
 /// [[export]]
 /// name = "a"
@@ -252,6 +260,13 @@ pub struct FileConfig {
     pub socket: Option<PathBuf>,
     /// The export `""` stands for.
     pub default: Option<String>,
+    /// `off`, `on` or `require`.
+    pub tls: Option<String>,
+    /// The TLS certificates directory.
+    pub tls_certificates: Option<PathBuf>,
+    /// Require client certificates.
+    #[serde(default)]
+    pub tls_verify_peer: bool,
     /// The exports.
     #[serde(default)]
     pub export: Vec<FileExport>,
@@ -327,6 +342,18 @@ impl FileConfig {
                 Ok(export)
             })
             .collect()
+    }
+
+    /// The TLS settings the file names (off when it names none); `origin` names the file
+    /// in errors.
+    pub fn tls(&self, origin: &str) -> Result<TlsConfig, ConfigError> {
+        let mode = match &self.tls {
+            None => TlsMode::Off,
+            Some(word) => {
+                word.parse().map_err(|message| ConfigError::Toml { origin: origin.to_owned(), message })?
+            }
+        };
+        Ok(TlsConfig { mode, certificates: self.tls_certificates.clone(), verify_peer: self.tls_verify_peer })
     }
 
     /// The listeners the file names (TCP first).

@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::handshake::{self, HandshakeError, Outcome};
+use nbd_tls::rustls::ServerConnection;
+
+use crate::handshake::{Ended, HandshakeError, Negotiation, Outcome};
 use crate::listener::Stream;
 use crate::transmission;
 
@@ -270,20 +272,50 @@ fn stall_poll(limits: &crate::Limits) -> Duration {
     transmission::Stalls { reply_timeout: limits.reply_timeout, stall_timeout: limits.stall_timeout }.poll()
 }
 
+/// The handshake, over TLS from `NBD_OPT_STARTTLS` on (the TLS handshake under the same
+/// deadline); the TLS session comes back with the outcome when there is one.
+fn negotiate(
+    stream: &mut Stream,
+    ctx: &Context,
+    peer: &str,
+    entering: &impl Fn(),
+) -> Result<(Outcome, Option<ServerConnection>), HandshakeError> {
+    let limit = ctx.limits.handshake_timeout;
+    let deadline = Instant::now().checked_add(limit).unwrap_or_else(Instant::now);
+    let mut io = Deadline { stream, deadline, limit };
+    let mut negotiation = Negotiation::start(&mut io, ctx, peer)?;
+    if let Ended::Done(outcome) = negotiation.options(&mut io, entering)? {
+        return Ok((outcome, None));
+    }
+    // STARTTLS was acknowledged, so the server has credentials.
+    let Some(config) = ctx.tls.config.clone() else {
+        return Err(HandshakeError::Tls(io::Error::other("TLS has no credentials")));
+    };
+    let mut conn = ServerConnection::new(config).map_err(|e| HandshakeError::Tls(io::Error::other(e)))?;
+    nbd_tls::handshake(&mut conn, &mut io).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut => HandshakeError::Io(e),
+        _ => HandshakeError::Tls(e),
+    })?;
+    tracing::debug!(peer, version = ?conn.protocol_version(), "TLS is up");
+    negotiation.tls_started();
+    let mut tls = nbd_tls::rustls::Stream::new(&mut conn, &mut io);
+    match negotiation.options(&mut tls, entering)? {
+        Ended::Done(outcome) => Ok((outcome, Some(conn))),
+        // Refused over TLS (`NBD_REP_ERR_INVALID`): never returned.
+        Ended::StartTls => Err(HandshakeError::Tls(io::Error::other("NBD_OPT_STARTTLS twice"))),
+    }
+}
+
 /// The connection thread: handshake, transmission, close.
 fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) {
     tracing::info!(peer, "connected");
-    let limit = ctx.limits.handshake_timeout;
-    let deadline = Instant::now().checked_add(limit).unwrap_or_else(Instant::now);
     let entering = || {
         state.last_active.store(clock(), Ordering::Relaxed);
         state.phase.store(TRANSMISSION, Ordering::Relaxed);
     };
-    let negotiated =
-        handshake::negotiate(&mut Deadline { stream: &mut stream, deadline, limit }, ctx, peer, entering);
-    let session = match negotiated {
-        Ok(Outcome::Transmission(session)) => session,
-        Ok(Outcome::Aborted) => {
+    let (session, tls) = match negotiate(&mut stream, ctx, peer, &entering) {
+        Ok((Outcome::Transmission(session), tls)) => (session, tls),
+        Ok((Outcome::Aborted, _)) => {
             tracing::debug!(peer, "client ended the handshake (NBD_OPT_ABORT)");
             return;
         }
@@ -301,7 +333,19 @@ fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) 
         }
     };
     let export = session.export.name.clone();
-    tracing::info!(peer, export = %export, structured = session.structured, "transmission");
+    tracing::info!(peer, export = %export, structured = session.structured, tls = tls.is_some(), "transmission");
+    // Over TLS, transmission reads and writes the plain end of the relay; the relay is
+    // dropped (the socket shut down) after it ended.
+    let (stream, _relay) = match tls {
+        None => (stream, None),
+        Some(conn) => match nbd_tls::start(conn.into(), stream.into_socket(), "nbd-conn") {
+            Ok((plain, relay)) => (Stream::Unix(plain), Some(relay)),
+            Err(e) => {
+                tracing::warn!(peer, "closing the connection: cannot start its TLS relay: {e}");
+                return;
+            }
+        },
+    };
     let setup = stream
         .set_read_timeout(ctx.limits.idle_timeout.filter(|t| !t.is_zero()))
         .and_then(|()| stream.set_write_timeout(Some(stall_poll(&ctx.limits))));

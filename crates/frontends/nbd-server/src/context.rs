@@ -6,6 +6,7 @@ use irp::IoManager;
 
 use crate::config::Limits;
 use crate::export::Exports;
+use crate::tls::Tls;
 use crate::transmission::ServerBounds;
 
 /// What every connection shares.
@@ -17,4 +18,6 @@ pub(crate) struct Context {
     pub(crate) limits: Limits,
     /// The server-wide bounds, built from `limits`.
     pub(crate) bounds: ServerBounds,
+    /// When TLS is offered, and its credentials.
+    pub(crate) tls: Tls,
 }

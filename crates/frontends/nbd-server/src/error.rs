@@ -75,6 +75,12 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The TLS settings do not go together.
+    #[error("{0}")]
+    TlsSettings(String),
+    /// The TLS credentials could not be loaded.
+    #[error("TLS credentials: {0}")]
+    Tls(#[from] nbd_tls::TlsError),
     /// Waiting for connections failed.
     #[error("waiting for connections failed: {0}")]
     Poll(std::io::Error),

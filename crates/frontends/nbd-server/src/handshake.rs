@@ -9,7 +9,7 @@ use nbd::ProtocolError;
 use nbd::consts::{
     BASE_ALLOCATION, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO_BLOCK_SIZE, INFO_DESCRIPTION, INFO_NAME,
     OPT_EXPORT_NAME, OPT_GO, OPTION_HEADER_LEN, REP_ERR_BLOCK_SIZE_REQD, REP_ERR_INVALID, REP_ERR_SHUTDOWN,
-    REP_ERR_UNKNOWN, REP_ERR_UNSUP, option_name,
+    REP_ERR_TLS_REQD, REP_ERR_UNKNOWN, REP_ERR_UNSUP, option_name,
 };
 use nbd::handshake::{
     ClientOption, InfoReply, MetaQueryMode, OptionReply, decode_client_flags, decode_option_header,
@@ -20,6 +20,7 @@ use nbd::handshake::{
 
 use crate::context::Context;
 use crate::export::Export;
+use crate::tls::TlsMode;
 
 /// What the handshake ended with.
 pub(crate) enum Outcome {
@@ -58,11 +59,25 @@ pub(crate) enum HandshakeError {
     UnknownExport(String),
     #[error("cannot open export {name:?}: {source}")]
     Open { name: String, source: IoError },
+    #[error("NBD_OPT_EXPORT_NAME before NBD_OPT_STARTTLS, and TLS is required")]
+    TlsRequired,
+    #[error("TLS handshake: {0}")]
+    Tls(io::Error),
 }
 
 enum Step {
     Continue,
     Done(Outcome),
+    /// `NBD_OPT_STARTTLS` was acknowledged: the TLS handshake comes next.
+    StartTls,
+}
+
+/// Where option haggling stopped.
+pub(crate) enum Ended {
+    Done(Outcome),
+    /// The client asked for TLS and was told yes: run the TLS handshake, call
+    /// [`Negotiation::tls_started`], then [`Negotiation::options`] again over TLS.
+    StartTls,
 }
 
 struct Haggle<'a> {
@@ -72,50 +87,84 @@ struct Haggle<'a> {
     no_zeroes: bool,
     /// The export the last `NBD_OPT_SET_META_CONTEXT` selected `base:allocation` for.
     meta_export: Option<Arc<Export>>,
+    /// TLS was negotiated (`NBD_OPT_STARTTLS`).
+    tls: bool,
     out: Vec<u8>,
 }
 
-/// Runs the handshake on `stream` until transmission or the end of the connection;
-/// `entering` runs just before the reply that enters transmission is sent (so that the
-/// connection counts as established by the time the client knows it is).
-pub(crate) fn negotiate<S: Read + Write>(
-    stream: &mut S,
-    ctx: &Context,
-    peer: &str,
-    entering: impl Fn(),
-) -> Result<Outcome, HandshakeError> {
-    let advertised = FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES;
-    stream.write_all(&encode_server_greeting(advertised))?;
-    let mut flags = [0; 4];
-    stream.read_exact(&mut flags)?;
-    let client = decode_client_flags(&flags, advertised)?;
-    let mut haggle = Haggle {
-        ctx,
-        peer,
-        structured: false,
-        no_zeroes: client.no_zeroes,
-        meta_export: None,
-        out: Vec::new(),
-    };
-    let mut data = Vec::new();
-    for _ in 0..ctx.limits.max_options {
-        let mut header = [0; OPTION_HEADER_LEN];
-        stream.read_exact(&mut header)?;
-        // Errors here (bad magic, data over 64 KiB) mean: close.
-        let header = decode_option_header(&header)?;
-        data.resize(header.length as usize, 0);
-        stream.read_exact(&mut data)?;
-        let step = haggle.answer(header.option, &data);
-        if matches!(step, Ok(Step::Done(Outcome::Transmission(_)))) {
-            entering();
-        }
-        stream.write_all(&haggle.out)?;
-        haggle.out.clear();
-        if let Step::Done(outcome) = step? {
-            return Ok(outcome);
-        }
+/// The handshake of one connection, from the greeting to the choice of an export.
+pub(crate) struct Negotiation<'a> {
+    haggle: Haggle<'a>,
+    options_left: usize,
+}
+
+impl<'a> Negotiation<'a> {
+    /// Sends the greeting and reads the client's flags.
+    pub(crate) fn start<S: Read + Write>(
+        stream: &mut S,
+        ctx: &'a Context,
+        peer: &'a str,
+    ) -> Result<Negotiation<'a>, HandshakeError> {
+        let advertised = FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES;
+        stream.write_all(&encode_server_greeting(advertised))?;
+        let mut flags = [0; 4];
+        stream.read_exact(&mut flags)?;
+        let client = decode_client_flags(&flags, advertised)?;
+        let haggle = Haggle {
+            ctx,
+            peer,
+            structured: false,
+            no_zeroes: client.no_zeroes,
+            meta_export: None,
+            tls: false,
+            out: Vec::new(),
+        };
+        Ok(Negotiation { haggle, options_left: ctx.limits.max_options })
     }
-    Err(HandshakeError::TooManyOptions(ctx.limits.max_options))
+
+    /// TLS is up: the options that follow come over it. What was negotiated before
+    /// (structured replies, metadata contexts) is forgotten: the client negotiates again,
+    /// over TLS.
+    pub(crate) fn tls_started(&mut self) {
+        self.haggle.tls = true;
+        self.haggle.structured = false;
+        self.haggle.meta_export = None;
+    }
+
+    /// Answers options on `stream` until transmission, the end of the connection, or an
+    /// accepted `NBD_OPT_STARTTLS`; `entering` runs just before the reply that enters
+    /// transmission is sent (so that the connection counts as established by the time
+    /// the client knows it is).
+    pub(crate) fn options<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        entering: &impl Fn(),
+    ) -> Result<Ended, HandshakeError> {
+        let haggle = &mut self.haggle;
+        let mut data = Vec::new();
+        while self.options_left > 0 {
+            self.options_left -= 1;
+            let mut header = [0; OPTION_HEADER_LEN];
+            stream.read_exact(&mut header)?;
+            // Errors here (bad magic, data over 64 KiB) mean: close.
+            let header = decode_option_header(&header)?;
+            data.resize(header.length as usize, 0);
+            stream.read_exact(&mut data)?;
+            let step = haggle.answer(header.option, &data);
+            if matches!(step, Ok(Step::Done(Outcome::Transmission(_)))) {
+                entering();
+            }
+            stream.write_all(&haggle.out)?;
+            stream.flush()?;
+            haggle.out.clear();
+            match step? {
+                Step::Continue => {}
+                Step::Done(outcome) => return Ok(Ended::Done(outcome)),
+                Step::StartTls => return Ok(Ended::StartTls),
+            }
+        }
+        Err(HandshakeError::TooManyOptions(haggle.ctx.limits.max_options))
+    }
 }
 
 impl Haggle<'_> {
@@ -136,6 +185,18 @@ impl Haggle<'_> {
                 };
             }
         };
+        if self.ctx.tls.mode == TlsMode::Require && !self.tls {
+            match parsed {
+                ClientOption::StartTls | ClientOption::Abort => {}
+                // It cannot be refused with an error reply: the spec says close.
+                ClientOption::ExportName(_) => return Err(HandshakeError::TlsRequired),
+                _ => {
+                    tracing::debug!(peer = self.peer, "{name} before NBD_OPT_STARTTLS: TLS is required");
+                    self.error(option, REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+                    return Ok(Step::Continue);
+                }
+            }
+        }
         match parsed {
             ClientOption::ExportName(export) => self.export_name(&export),
             ClientOption::Abort => {
@@ -160,10 +221,7 @@ impl Haggle<'_> {
             ClientOption::Info { name, requests } | ClientOption::Go { name, requests } => {
                 self.info_or_go(option, &name, &requests)
             }
-            ClientOption::StartTls => {
-                self.error(option, REP_ERR_UNSUP, "TLS is not supported by this server");
-                Ok(Step::Continue)
-            }
+            ClientOption::StartTls => Ok(self.start_tls(option)),
             ClientOption::ListMetaContext { name, queries } => {
                 self.meta_context(option, MetaQueryMode::List, &name, &queries);
                 Ok(Step::Continue)
@@ -177,6 +235,19 @@ impl Haggle<'_> {
                 Ok(Step::Continue)
             }
         }
+    }
+
+    fn start_tls(&mut self, option: u32) -> Step {
+        if self.tls {
+            self.error(option, REP_ERR_INVALID, "TLS is already on");
+            return Step::Continue;
+        }
+        if self.ctx.tls.config.is_none() {
+            self.error(option, REP_ERR_UNSUP, "TLS is off on this server");
+            return Step::Continue;
+        }
+        self.out.extend(encode_option_ack(option));
+        Step::StartTls
     }
 
     fn error(&mut self, option: u32, code: u32, message: &str) {

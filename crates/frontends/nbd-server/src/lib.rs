@@ -11,6 +11,11 @@
 //!   unknown namespaces and leaves are ignored). Unknown options get `NBD_REP_ERR_UNSUP`,
 //!   malformed ones `NBD_REP_ERR_INVALID`; at most [`Limits::max_options`] options per
 //!   handshake.
+//! - **TLS**: `NBD_OPT_STARTTLS` with X.509 credentials ([`TlsConfig`]: off, on, or
+//!   required — then every option but `STARTTLS` and `ABORT` gets `NBD_REP_ERR_TLS_REQD`);
+//!   the TLS handshake is under the handshake's deadline. In transmission a relay (the
+//!   `nbd-tls` crate) sits between the socket and a socket pair, so the reader and reply
+//!   threads work as on a plain socket; plain connections do not go through it.
 //! - **Transmission**: one reader thread per connection reads requests and submits IRPs
 //!   asynchronously ([`irp::Device::submit`]); each completion sends its reply (matched
 //!   by cookie, in any order) under the connection's write lock, with one non-blocking
@@ -78,12 +83,14 @@ mod handshake;
 mod listener;
 mod server;
 mod sys;
+mod tls;
 mod transmission;
 
 pub use config::{ExportConfig, ExportStack, FileConfig, FileExport, Limits, Listen, ServerConfig};
 pub use error::{ConfigError, ServerError};
 pub use server::{ExportInfo, Server, ServerHandle};
 pub use sys::{set_stopping, stop_signal_received};
+pub use tls::{TlsConfig, TlsMode};
 
 /// The IANA port for NBD.
 pub const DEFAULT_PORT: u16 = 10809;

@@ -135,6 +135,14 @@ impl Stream {
         })
     }
 
+    /// The socket, for the TLS relay.
+    pub(crate) fn into_socket(self) -> nbd_tls::Socket {
+        match self {
+            Stream::Tcp(s) => nbd_tls::Socket::Tcp(s),
+            Stream::Unix(s) => nbd_tls::Socket::Unix(s),
+        }
+    }
+
     pub(crate) fn shutdown(&self, how: Shutdown) {
         // ENOTCONN after the peer went away is fine: the point is that nothing more flows.
         let _ = match self {

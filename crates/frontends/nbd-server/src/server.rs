@@ -18,6 +18,7 @@ use crate::error::ServerError;
 use crate::export::Exports;
 use crate::listener::Listener;
 use crate::sys;
+use crate::tls::{Tls, TlsMode};
 use crate::transmission::ServerBounds;
 
 /// An NBD server, bound and ready: [`Server::run`] serves until [`ServerHandle::stop`].
@@ -115,12 +116,17 @@ impl Server {
         if config.listen.is_empty() {
             return Err(ServerError::NoListeners);
         }
+        // Before anything is bound or built: bad credentials fail fast, naming the file.
+        let tls = Tls::load(&config.tls)?;
         let listeners = config.listen.iter().map(Listener::bind).collect::<Result<Vec<_>, _>>()?;
         let exports = Exports::build(&config, &manager)?;
         let waker =
             Waker::new().map_err(|source| ServerError::Bind { what: "a wake-up socket".into(), source })?;
         let bounds = ServerBounds::new(&config.limits);
-        let ctx = Context { exports, manager, limits: config.limits, bounds };
+        for listener in &listeners {
+            warn_if_exposed(listener, tls.mode);
+        }
+        let ctx = Context { exports, manager, limits: config.limits, bounds, tls };
         Ok(Server { ctx: Arc::new(ctx), listeners, waker: Arc::new(waker) })
     }
 
@@ -135,9 +141,17 @@ impl Server {
     }
 
     /// One URI per listener for the default export: `nbd://127.0.0.1:10809`,
-    /// `nbd+unix:///?socket=/path`.
+    /// `nbd+unix:///?socket=/path`; `nbds://`, `nbds+unix://` when TLS is required.
     pub fn uris(&self) -> Vec<String> {
-        self.listeners.iter().map(Listener::uri).collect()
+        let tls = self.ctx.tls.mode == TlsMode::Require;
+        let uri = |l: &Listener| {
+            let uri = l.uri();
+            match uri.strip_prefix("nbd") {
+                Some(rest) if tls => format!("nbds{rest}"),
+                _ => uri,
+            }
+        };
+        self.listeners.iter().map(uri).collect()
     }
 
     /// The exports, in configuration order.
@@ -261,6 +275,43 @@ fn accept_until_stopped(
                     }
                 }
             }
+        }
+    }
+}
+
+/// A TCP listener beyond loopback without TLS: anyone who reaches it reads and writes the
+/// exports, in the clear.
+fn warn_if_exposed(listener: &Listener, mode: TlsMode) {
+    if let Some(addr) = listener.local_addr()
+        && exposed(addr, mode)
+    {
+        tracing::warn!(
+            "!!! listening on {addr} beyond loopback WITHOUT TLS: anyone who can reach it can read and \
+             write every export, and the data crosses the network in the clear; use --tls require \
+             --tls-certificates DIR (and --tls-verify-peer), or listen on 127.0.0.1 or a Unix socket !!!"
+        );
+    }
+}
+
+/// Whether a TCP listener on `addr` serves beyond loopback in the clear.
+fn exposed(addr: SocketAddr, mode: TlsMode) -> bool {
+    mode == TlsMode::Off && !addr.ip().is_loopback()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listeners_beyond_loopback_without_tls_are_exposed() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for a in ["0.0.0.0:10809", "[::]:10809", "192.168.1.5:1", "[2001:db8::1]:1"] {
+            assert!(exposed(addr(a), TlsMode::Off), "{a}");
+            assert!(!exposed(addr(a), TlsMode::On), "{a}");
+            assert!(!exposed(addr(a), TlsMode::Require), "{a}");
+        }
+        for a in ["127.0.0.1:10809", "127.8.9.1:1", "[::1]:10809"] {
+            assert!(!exposed(addr(a), TlsMode::Off), "{a}");
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::{BuildContext, DriverFactory, LayerKind, LayerSpec, ParamDoc, ParamKi
 
 /// `nbd(uri=nbd://host:port/export,timeout=5s)` or
 /// `nbd(uri=nbd+unix:///export?socket=PATH)`: an export on an NBD server
-/// ([`NbdDisk`]).
+/// ([`NbdDisk`]); over TLS with `nbds://`, `nbds+unix://` and `tls-certificates=DIR` (in
+/// the URI or as `tls_certificates=DIR`).
 pub const NBD: DriverFactory = DriverFactory {
     name: "nbd",
     summary: "an export on an NBD server (qemu-nbd, nbdkit): flush = NBD_CMD_FLUSH; reconnects after a lost connection",
@@ -18,7 +19,15 @@ pub const NBD: DriverFactory = DriverFactory {
             key: "uri",
             kind: ParamKind::Str,
             default: None,
-            help: "nbd://host[:port][/export] or nbd+unix:///export?socket=PATH (required; no TLS)",
+            help: "nbd://host[:port][/export] or nbd+unix:///export?socket=PATH; TLS: nbds://, nbds+unix:// \
+                   (with ?tls-certificates=DIR or the tls_certificates parameter) (required)",
+        },
+        ParamDoc {
+            key: "tls_certificates",
+            kind: ParamKind::Path,
+            default: None,
+            help: "TLS certificates directory for nbds:// URIs: ca-cert.pem verifies the server; client-cert.pem \
+                   and client-key.pem, if there, are shown to a server that asks",
         },
         ParamDoc {
             key: "timeout",
@@ -52,7 +61,13 @@ fn build_nbd(
     {
         *socket = ctx.resolve_path(&*socket);
     }
+    if let Some(dir) = &mut uri.tls_certificates
+        && dir.is_relative()
+    {
+        *dir = ctx.resolve_path(&*dir);
+    }
     let mut options = NbdOptions::new(uri);
+    options.tls_certificates = p.get_str("tls_certificates").map(|dir| ctx.resolve_path(dir));
     if let Some(timeout) =
         p.get_duration_in("timeout", Duration::from_millis(1)..=Duration::from_secs(3600), false)?
     {

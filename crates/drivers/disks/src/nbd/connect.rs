@@ -1,9 +1,14 @@
-//! Connecting: the socket, then the fixed newstyle handshake with `NBD_OPT_GO` (asking
-//! for `NBD_INFO_BLOCK_SIZE`), falling back to `NBD_OPT_EXPORT_NAME` when the server
-//! answers `NBD_REP_ERR_UNSUP`.
+//! Connecting: the socket, then the fixed newstyle handshake — `NBD_OPT_STARTTLS` and the
+//! TLS handshake first for a TLS URI — with `NBD_OPT_GO` (asking for
+//! `NBD_INFO_BLOCK_SIZE`), falling back to `NBD_OPT_EXPORT_NAME` when the server answers
+//! `NBD_REP_ERR_UNSUP`.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
+
+use nbd_tls::rustls::pki_types::ServerName;
+use nbd_tls::rustls::{ClientConfig, ClientConnection};
 
 use super::error::NbdError;
 use super::stream::{NoWait, Stream};
@@ -11,7 +16,7 @@ use super::uri::NbdUri;
 use nbd::consts::{
     DEFAULT_MAX_PAYLOAD, EXPORT_NAME_REPLY_LEN, EXPORT_NAME_REPLY_ZEROES, FLAG_CAN_MULTI_CONN,
     FLAG_FIXED_NEWSTYLE, FLAG_HAS_FLAGS, FLAG_NO_ZEROES, FLAG_READ_ONLY, FLAG_SEND_FLUSH, FLAG_SEND_FUA,
-    FLAG_SEND_TRIM, FLAG_SEND_WRITE_ZEROES, INFO_BLOCK_SIZE, OPT_GO, OPTION_REPLY_HEADER_LEN,
+    FLAG_SEND_TRIM, FLAG_SEND_WRITE_ZEROES, INFO_BLOCK_SIZE, OPT_GO, OPT_STARTTLS, OPTION_REPLY_HEADER_LEN,
     REP_ERR_TLS_REQD, REP_ERR_UNSUP, SERVER_GREETING_LEN, option_reply_name,
 };
 use nbd::handshake::{
@@ -80,21 +85,30 @@ impl ExportInfo {
     }
 }
 
-/// Connects to `uri` and negotiates the export; `timeout` bounds the connect and
-/// each read or write of the handshake. The stream comes back without timeouts.
-pub(super) fn connect(uri: &NbdUri, timeout: Duration) -> Result<(Stream, ExportInfo), NbdError> {
+/// Connects to `uri` and negotiates the export, over TLS with `tls` (loaded from the
+/// certificates directory); `timeout` bounds the connect and each read or write of the
+/// handshake. The stream comes back without timeouts.
+pub(super) fn connect(
+    uri: &NbdUri,
+    tls: Option<&Arc<ClientConfig>>,
+    timeout: Duration,
+) -> Result<(Stream, ExportInfo), NbdError> {
     let stream = Stream::connect(&uri.transport, timeout)
         .map_err(|source| NbdError::Connect { uri: uri.clone(), source })?;
     let io_err = |stage| move |source| NbdError::HandshakeIo { uri: uri.clone(), stage, source };
     stream.set_timeouts(Some(timeout)).map_err(io_err("setting the socket timeouts"))?;
-    let info = Handshake { stream: &stream, uri }.run()?;
+    let mut handshake = Handshake { stream, uri, tls, timeout };
+    let info = handshake.run()?;
+    let stream = handshake.stream;
     stream.set_timeouts(None).map_err(io_err("clearing the socket timeouts"))?;
     Ok((stream, info))
 }
 
 struct Handshake<'a> {
-    stream: &'a Stream,
+    stream: Stream,
     uri: &'a NbdUri,
+    tls: Option<&'a Arc<ClientConfig>>,
+    timeout: Duration,
 }
 
 impl Handshake<'_> {
@@ -106,7 +120,7 @@ impl Handshake<'_> {
         NbdError::Handshake { uri: self.uri.clone(), reason: reason.into() }
     }
 
-    fn run(&self) -> Result<ExportInfo, NbdError> {
+    fn run(&mut self) -> Result<ExportInfo, NbdError> {
         let mut greeting = [0; SERVER_GREETING_LEN];
         self.stream.read_exact(&mut greeting).map_err(self.io("reading the server greeting"))?;
         let flags = decode_server_greeting(&greeting).map_err(|e| {
@@ -123,10 +137,53 @@ impl Handshake<'_> {
         let no_zeroes = flags & FLAG_NO_ZEROES != 0;
         let client = ClientFlags { fixed_newstyle: true, no_zeroes };
         self.stream.write_all(&encode_client_flags(client)).map_err(self.io("sending the client flags"))?;
+        if let Some(config) = self.tls {
+            self.start_tls(Arc::clone(config))?;
+        }
         match self.go()? {
             Some(info) => Ok(info),
             None => self.export_name(no_zeroes),
         }
+    }
+
+    /// `NBD_OPT_STARTTLS`, the TLS handshake (bounded by the timeout), then the relay:
+    /// the rest of the handshake and transmission go through it.
+    fn start_tls(&mut self, config: Arc<ClientConfig>) -> Result<(), NbdError> {
+        let option = ClientOption::StartTls.encode().map_err(|e| self.fail(e.to_string()))?;
+        self.stream.write_all(&option).map_err(self.io("sending NBD_OPT_STARTTLS"))?;
+        let mut header = [0; OPTION_REPLY_HEADER_LEN];
+        self.stream.read_exact(&mut header).map_err(self.io("reading the reply to NBD_OPT_STARTTLS"))?;
+        let header = decode_option_reply_header(&header).map_err(|e| self.fail(e.to_string()))?;
+        let mut data = vec![0; header.length as usize];
+        self.stream.read_exact(&mut data).map_err(self.io("reading the reply to NBD_OPT_STARTTLS"))?;
+        if header.option != OPT_STARTTLS {
+            return Err(self.fail(format!("reply to option {} to NBD_OPT_STARTTLS", header.option)));
+        }
+        match parse_option_reply(&header, &data).map_err(|e| self.fail(e.to_string()))? {
+            OptionReply::Ack => {}
+            OptionReply::Error { reply_type, message } => {
+                let reply = option_reply_name(reply_type).unwrap_or("an unknown error");
+                return Err(
+                    self.fail(format!("the server refused TLS (NBD_OPT_STARTTLS: {reply}: {message:?})"))
+                );
+            }
+            other => return Err(self.fail(format!("unexpected reply to NBD_OPT_STARTTLS: {other:?}"))),
+        }
+        let name = self.uri.tls_server_name();
+        let server_name = ServerName::try_from(name.to_owned())
+            .map_err(|e| self.fail(format!("{name:?} cannot be checked against a certificate: {e}")))?;
+        let mut conn = ClientConnection::new(config, server_name)
+            .map_err(|e| self.fail(format!("cannot start TLS: {e}")))?;
+        let placeholder =
+            Stream::Unix(std::os::unix::net::UnixStream::pair().map_err(self.io("starting TLS"))?.0);
+        let Some(socket) = std::mem::replace(&mut self.stream, placeholder).into_socket() else {
+            return Err(self.fail("NBD_OPT_STARTTLS on a stream already under TLS"));
+        };
+        nbd_tls::handshake(&mut conn, &mut &socket).map_err(self.io("doing the TLS handshake"))?;
+        let (plain, relay) =
+            nbd_tls::start(conn.into(), socket, "nbd-client").map_err(self.io("starting TLS"))?;
+        self.stream = Stream::Tls { plain, _relay: relay };
+        self.stream.set_timeouts(Some(self.timeout)).map_err(self.io("setting the socket timeouts"))
     }
 
     /// `NBD_OPT_GO`; `None` when the server does not know it.
@@ -163,7 +220,9 @@ impl Handshake<'_> {
                 }
                 OptionReply::Error { reply_type: REP_ERR_UNSUP, .. } => return Ok(None),
                 OptionReply::Error { reply_type: REP_ERR_TLS_REQD, .. } => {
-                    return Err(self.fail("the server requires TLS, which is not supported"));
+                    return Err(self.fail(
+                        "the server requires TLS: use nbds:// or nbds+unix:// with tls-certificates=DIR",
+                    ));
                 }
                 OptionReply::Error { reply_type, message } => {
                     // A polite end of the negotiation; the refusal is the error either way.
@@ -171,7 +230,7 @@ impl Handshake<'_> {
                         let _ = self.stream.write_all(&abort);
                     }
                     return Err(NbdError::Refused {
-                        uri: self.uri.clone(),
+                        uri: Box::new(self.uri.clone()),
                         export: export.clone(),
                         reply: option_reply_name(reply_type).unwrap_or("an unknown error"),
                         message,

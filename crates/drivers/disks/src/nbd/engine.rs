@@ -184,7 +184,7 @@ impl Writer {
 
     fn reconnect(&mut self) -> Result<Arc<Connection>, NbdError> {
         let shared = &self.shared;
-        let (stream, info) = connect(&shared.uri, shared.timeout)?;
+        let (stream, info) = connect(&shared.uri, shared.tls.as_ref(), shared.timeout)?;
         let was = shared.initial;
         let changed = |what: String| NbdError::ExportChanged { uri: shared.uri.clone(), what };
         if info.size != was.size {

@@ -16,6 +16,15 @@ pub enum NbdError {
     /// The URI cannot be used.
     #[error(transparent)]
     Uri(#[from] UriError),
+    /// The TLS certificates could not be loaded (the error names the file).
+    #[error("{uri}: TLS certificates: {source}")]
+    TlsCertificates {
+        /// The server.
+        uri: NbdUri,
+        /// What is wrong (boxed: it is large, and rare).
+        #[source]
+        source: Box<nbd_tls::TlsError>,
+    },
     /// Connecting the socket failed.
     #[error("cannot connect to {uri}: {source}")]
     Connect {
@@ -48,8 +57,8 @@ pub enum NbdError {
     /// The server refused the export (`NBD_REP_ERR_...` in reply to `NBD_OPT_GO`).
     #[error("{uri}: the server refused export {export:?} with {reply}{}", message_suffix(.message))]
     Refused {
-        /// The server.
-        uri: NbdUri,
+        /// The server (boxed: this is the largest variant).
+        uri: Box<NbdUri>,
         /// The export asked for.
         export: String,
         /// The spec name of the error reply.
@@ -80,8 +89,8 @@ pub enum NbdError {
     /// Building the device failed.
     #[error("cannot build the device for {uri}: {source}")]
     Device {
-        /// The server.
-        uri: NbdUri,
+        /// The server (boxed: with the device error, this variant is the largest).
+        uri: Box<NbdUri>,
         /// The error.
         #[source]
         source: irp::DeviceError,

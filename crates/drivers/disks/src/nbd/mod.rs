@@ -52,6 +52,7 @@ mod stream;
 mod tests;
 mod uri;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -77,12 +78,44 @@ pub struct NbdOptions {
     /// A connection with requests in flight on which nothing arrives (and nothing can
     /// be sent) for this long is lost (default 2 min; `None`: wait forever).
     pub request_timeout: Option<Duration>,
+    /// The TLS certificates directory when the URI names none (`tls-certificates=`):
+    /// `ca-cert.pem`, and `client-cert.pem`, `client-key.pem` if present.
+    pub tls_certificates: Option<PathBuf>,
 }
 
 impl NbdOptions {
     /// `uri` with the default timeouts.
     pub fn new(uri: NbdUri) -> NbdOptions {
-        NbdOptions { uri, timeout: Duration::from_secs(5), request_timeout: Some(DEFAULT_REQUEST_TIMEOUT) }
+        NbdOptions {
+            uri,
+            timeout: Duration::from_secs(5),
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            tls_certificates: None,
+        }
+    }
+
+    /// The TLS client configuration, for a TLS URI: from the URI's `tls-certificates=`,
+    /// else from [`NbdOptions::tls_certificates`]; one of them is needed (`ca-cert.pem`
+    /// verifies the server).
+    fn tls(&self) -> Result<Option<Arc<nbd_tls::rustls::ClientConfig>>, NbdError> {
+        let uri = &self.uri;
+        match (&uri.tls_certificates, &self.tls_certificates) {
+            (Some(a), Some(b)) if a != b => Err(NbdError::InvalidOption(format!(
+                "two TLS certificates directories: {} in the URI and {}",
+                a.display(),
+                b.display()
+            ))),
+            _ if !uri.tls && self.tls_certificates.is_some() => Err(NbdError::InvalidOption(
+                "TLS certificates were given for a URI without TLS: use nbds:// or nbds+unix://".into(),
+            )),
+            _ if !uri.tls => Ok(None),
+            (Some(dir), _) | (None, Some(dir)) => nbd_tls::client_config(dir)
+                .map(Some)
+                .map_err(|e| NbdError::TlsCertificates { uri: uri.clone(), source: Box::new(e) }),
+            (None, None) => Err(NbdError::InvalidOption(format!(
+                "{uri}: a TLS URI needs a certificates directory (tls-certificates=DIR holding ca-cert.pem)"
+            ))),
+        }
     }
 }
 
@@ -98,7 +131,7 @@ impl NbdDisk {
     /// Connects to the export and starts the reader and writer threads (named after
     /// `name`). Fails if the server cannot be reached or refuses the export.
     pub fn connect(name: &str, options: &NbdOptions) -> Result<NbdDisk, NbdError> {
-        let NbdOptions { uri, timeout, request_timeout } = options;
+        let NbdOptions { uri, timeout, request_timeout, .. } = options;
         if timeout.is_zero() {
             return Err(NbdError::InvalidOption("the timeout must be longer than zero".to_owned()));
         }
@@ -107,7 +140,8 @@ impl NbdDisk {
                 "the request timeout must be longer than zero (or none, to wait forever)".to_owned(),
             ));
         }
-        let (stream, info) = connect::connect(uri, *timeout)?;
+        let tls = options.tls()?;
+        let (stream, info) = connect::connect(uri, tls.as_ref(), *timeout)?;
         tracing::debug!(
             name, %uri, size = info.size, flags = info.transmission_flags, block_size = ?info.block_size,
             go = info.opened_with_go, "NBD export connected"
@@ -119,7 +153,7 @@ impl NbdDisk {
                  (flushes fail with STATUS_NOT_SUPPORTED)"
             );
         }
-        let shared = Arc::new(shared::Shared::new(name, uri.clone(), *timeout, *request_timeout, info));
+        let shared = Arc::new(shared::Shared::new(name, uri.clone(), tls, *timeout, *request_timeout, info));
         let threads = |source| NbdError::Threads { uri: uri.clone(), source };
         let first = conn::Connection::start(Arc::clone(&shared), stream, info, 1).map_err(threads)?;
         let writer = engine::Writer::new(Arc::clone(&shared), Arc::clone(&first));
@@ -148,7 +182,7 @@ impl NbdDisk {
             .sector_size(info.sector_size())
             .characteristics(characteristics)
             .build(DiskDriver::new(disk))
-            .map_err(|source| NbdError::Device { uri: options.uri, source })
+            .map_err(|source| NbdError::Device { uri: Box::new(options.uri), source })
     }
 
     /// What the server said about the export at the first connection.

@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub(super) fn on_nbd_thread() -> bool {
 pub(super) struct Shared {
     pub(super) name: String,
     pub(super) uri: NbdUri,
+    /// The TLS client configuration, for TLS URIs (each reconnection redoes TLS).
+    pub(super) tls: Option<Arc<nbd_tls::rustls::ClientConfig>>,
     pub(super) timeout: Duration,
     /// See [`NbdOptions::request_timeout`](super::NbdOptions::request_timeout).
     pub(super) request_timeout: Option<Duration>,
@@ -70,6 +73,7 @@ impl Shared {
     pub(super) fn new(
         name: &str,
         uri: NbdUri,
+        tls: Option<Arc<nbd_tls::rustls::ClientConfig>>,
         timeout: Duration,
         request_timeout: Option<Duration>,
         initial: ExportInfo,
@@ -77,6 +81,7 @@ impl Shared {
         Shared {
             name: name.to_owned(),
             uri,
+            tls,
             timeout,
             request_timeout,
             initial,

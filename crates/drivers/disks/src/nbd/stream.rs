@@ -1,4 +1,5 @@
-//! The socket: TCP or Unix, shared by the writer (under a lock) and the reader thread.
+//! The socket: TCP or Unix, shared by the writer (under a lock) and the reader thread;
+//! over TLS, the plain end of the TLS relay (`nbd-tls`).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -13,6 +14,12 @@ use super::uri::Transport;
 pub(super) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// The plain end of a TLS relay (dropped before the relay, which then shuts the
+    /// socket down).
+    Tls {
+        plain: UnixStream,
+        _relay: nbd_tls::Relay,
+    },
 }
 
 impl Stream {
@@ -47,6 +54,15 @@ impl Stream {
         }
     }
 
+    /// The socket, for the TLS handshake and relay (`None` for a stream already under TLS).
+    pub(super) fn into_socket(self) -> Option<nbd_tls::Socket> {
+        match self {
+            Stream::Tcp(s) => Some(nbd_tls::Socket::Tcp(s)),
+            Stream::Unix(s) => Some(nbd_tls::Socket::Unix(s)),
+            Stream::Tls { .. } => None,
+        }
+    }
+
     /// Sets (or clears, with `None`) the read and write timeouts.
     pub(super) fn set_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.set_io_timeouts(timeout, timeout)
@@ -60,7 +76,7 @@ impl Stream {
                 s.set_read_timeout(read)?;
                 s.set_write_timeout(write)
             }
-            Stream::Unix(s) => {
+            Stream::Unix(s) | Stream::Tls { plain: s, .. } => {
                 s.set_read_timeout(read)?;
                 s.set_write_timeout(write)
             }
@@ -71,7 +87,7 @@ impl Stream {
     pub(super) fn shutdown(&self, how: Shutdown) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
+            Stream::Unix(s) | Stream::Tls { plain: s, .. } => s.shutdown(how),
         };
     }
 
@@ -81,7 +97,7 @@ impl Stream {
         while !bufs.is_empty() {
             let written = match self {
                 Stream::Tcp(s) => (&*s).write_vectored(bufs),
-                Stream::Unix(s) => (&*s).write_vectored(bufs),
+                Stream::Unix(s) | Stream::Tls { plain: s, .. } => (&*s).write_vectored(bufs),
             };
             match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -113,7 +129,7 @@ impl Stream {
         while got < buf.len() {
             let read = match self {
                 Stream::Tcp(s) => (&*s).read(&mut buf[got..]),
-                Stream::Unix(s) => (&*s).read(&mut buf[got..]),
+                Stream::Unix(s) | Stream::Tls { plain: s, .. } => (&*s).read(&mut buf[got..]),
             };
             match read {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),

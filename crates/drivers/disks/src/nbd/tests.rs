@@ -50,11 +50,29 @@ fn unix_uris_parse() {
 }
 
 #[test]
+fn tls_uris_parse() {
+    let uri = NbdUri::parse("nbds://example.com:10810/disk?tls-certificates=/etc/pki/a%20b").unwrap();
+    assert_eq!(uri, NbdUri::tcp("example.com", 10810, "disk").with_tls(Some("/etc/pki/a b".into())));
+    assert_eq!(uri.tls_server_name(), "example.com");
+    let unix = NbdUri::parse("nbds+unix:///x?socket=/s&tls-certificates=/pki").unwrap();
+    assert_eq!(unix, NbdUri::unix("/s", "x").with_tls(Some("/pki".into())));
+    assert_eq!(unix.tls_server_name(), "localhost");
+    let bare = NbdUri::parse("NBDS+UNIX:///?socket=/s").unwrap();
+    assert_eq!(bare, NbdUri::unix("/s", "").with_tls(None));
+    for uri in [uri, unix, bare] {
+        assert_eq!(NbdUri::parse(&uri.to_string()).unwrap(), uri, "{uri}");
+    }
+    assert_eq!(
+        kind("nbds://h/?tls-certificates=a&tls-certificates=b"),
+        UriErrorKind::BadParameter("tls-certificates".into())
+    );
+}
+
+#[test]
 fn bad_uris_say_why() {
-    assert_eq!(kind("nbds://host/x"), UriErrorKind::TlsUnsupported);
-    assert_eq!(kind("nbds+unix:///x?socket=s"), UriErrorKind::TlsUnsupported);
-    assert_eq!(kind("nbd://host/x?tls-type=anon"), UriErrorKind::TlsUnsupported);
-    assert!(NbdUri::parse("nbds://h").unwrap_err().to_string().contains("TLS is not supported"));
+    assert_eq!(kind("nbds://host/x?tls-psk-file=k"), UriErrorKind::TlsUnsupported("tls-psk-file".into()));
+    assert_eq!(kind("nbd://host/x?tls-certificates=/d"), UriErrorKind::TlsParameterWithoutTls);
+    assert_eq!(kind("nbds+vsock://1/x"), UriErrorKind::UnsupportedTransport("vsock".into()));
     assert_eq!(kind("nbd+vsock://1:2"), UriErrorKind::UnsupportedTransport("vsock".into()));
     assert_eq!(kind("http://host/"), UriErrorKind::UnknownScheme("http".into()));
     assert_eq!(kind("/dev/nbd0"), UriErrorKind::NotAUri);

@@ -1,10 +1,11 @@
-//! NBD URIs (`NetworkBlockDevice/nbd:doc/uri.md`): `nbd://host[:port][/export]` and
-//! `nbd+unix:///export?socket=PATH`.
+//! NBD URIs (`NetworkBlockDevice/nbd:doc/uri.md`): `nbd://host[:port][/export]`,
+//! `nbd+unix:///export?socket=PATH`, and their TLS forms `nbds://`, `nbds+unix://`.
 //!
 //! The export name is the path without its leading `/`, percent-decoded
-//! (`nbd://h//disk` names `/disk`). TLS schemes (`nbds`, `nbds+unix`) and TLS query
-//! parameters are refused, as the spec asks of clients without TLS; so are vsock,
-//! user info, fragments and query parameters this client does not know.
+//! (`nbd://h//disk` names `/disk`). `tls-certificates=DIR` (libnbd's parameter) names the
+//! certificates directory of a TLS URI; other `tls-*` parameters (PSK, user names) are
+//! refused, as are vsock, user info, fragments and query parameters this client does not
+//! know.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,6 +41,11 @@ pub struct NbdUri {
     pub transport: Transport,
     /// The export name ("" for the server's default export).
     pub export: String,
+    /// `nbds://`, `nbds+unix://`: TLS is required (`NBD_OPT_STARTTLS` first).
+    pub tls: bool,
+    /// `tls-certificates=DIR`: `ca-cert.pem` (verifies the server), and `client-cert.pem`,
+    /// `client-key.pem` if the server asks for a client certificate.
+    pub tls_certificates: Option<PathBuf>,
 }
 
 /// Why a URI is not one this client can use.
@@ -62,9 +68,12 @@ pub enum UriErrorKind {
     /// A scheme that is not NBD.
     #[error("unknown scheme {0:?} (expected nbd or nbd+unix)")]
     UnknownScheme(String),
-    /// `nbds`, `nbds+unix` or a `tls-*` parameter.
-    #[error("TLS is not supported (use nbd:// or nbd+unix://)")]
-    TlsUnsupported,
+    /// A `tls-*` parameter other than `tls-certificates`.
+    #[error("the TLS parameter {0:?} is not supported (only tls-certificates=DIR)")]
+    TlsUnsupported(String),
+    /// `tls-certificates=` on a URI without TLS.
+    #[error("tls-certificates= needs a TLS scheme: nbds:// or nbds+unix://")]
+    TlsParameterWithoutTls,
     /// An NBD transport this client does not implement (vsock).
     #[error("the {0} transport is not supported (use nbd:// or nbd+unix://)")]
     UnsupportedTransport(String),
@@ -75,7 +84,7 @@ pub enum UriErrorKind {
     #[error("bad port {0:?}")]
     BadPort(String),
     /// `user@` in the authority (only used for TLS authentication).
-    #[error("user info is only used by TLS, which is not supported")]
+    #[error("user info is only used by TLS PSK authentication, which is not supported")]
     UserInfo,
     /// `nbd+unix://host/...`.
     #[error("nbd+unix:// takes no host; write nbd+unix:///export?socket=PATH")]
@@ -108,12 +117,38 @@ impl NbdUri {
 
     /// A TCP URI.
     pub fn tcp(host: impl Into<String>, port: u16, export: impl Into<String>) -> NbdUri {
-        NbdUri { transport: Transport::Tcp { host: host.into(), port }, export: export.into() }
+        NbdUri {
+            transport: Transport::Tcp { host: host.into(), port },
+            export: export.into(),
+            tls: false,
+            tls_certificates: None,
+        }
     }
 
     /// A Unix-socket URI.
     pub fn unix(socket: impl Into<PathBuf>, export: impl Into<String>) -> NbdUri {
-        NbdUri { transport: Transport::Unix { socket: socket.into() }, export: export.into() }
+        NbdUri {
+            transport: Transport::Unix { socket: socket.into() },
+            export: export.into(),
+            tls: false,
+            tls_certificates: None,
+        }
+    }
+
+    /// The same URI over TLS, with the certificates in `dir` (when given).
+    pub fn with_tls(mut self, dir: Option<PathBuf>) -> NbdUri {
+        self.tls = true;
+        self.tls_certificates = dir;
+        self
+    }
+
+    /// The name the server's certificate must carry: the host, or `localhost` for a
+    /// Unix socket (as `qemu-io ... tls-hostname=localhost` checks it).
+    pub fn tls_server_name(&self) -> &str {
+        match &self.transport {
+            Transport::Tcp { host, .. } => host,
+            Transport::Unix { .. } => "localhost",
+        }
     }
 }
 
@@ -126,11 +161,12 @@ impl FromStr for NbdUri {
 
 fn parse(uri: &str) -> Result<NbdUri, UriErrorKind> {
     let (scheme, rest) = uri.split_once("://").ok_or(UriErrorKind::NotAUri)?;
-    let unix = match scheme.to_ascii_lowercase().as_str() {
-        "nbd" => false,
-        "nbd+unix" => true,
-        "nbds" | "nbds+unix" | "nbds+vsock" => return Err(UriErrorKind::TlsUnsupported),
-        "nbd+vsock" => return Err(UriErrorKind::UnsupportedTransport("vsock".into())),
+    let (unix, tls) = match scheme.to_ascii_lowercase().as_str() {
+        "nbd" => (false, false),
+        "nbd+unix" => (true, false),
+        "nbds" => (false, true),
+        "nbds+unix" => (true, true),
+        "nbd+vsock" | "nbds+vsock" => return Err(UriErrorKind::UnsupportedTransport("vsock".into())),
         _ => return Err(UriErrorKind::UnknownScheme(scheme.to_owned())),
     };
     if rest.contains('#') {
@@ -144,12 +180,19 @@ fn parse(uri: &str) -> Result<NbdUri, UriErrorKind> {
     }
 
     let mut socket = None;
+    let mut tls_certificates = None;
     for param in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = param.split_once('=').unwrap_or((param, ""));
         let key = decode(key)?;
         match key.as_str() {
             "socket" if socket.is_none() => socket = Some(decode(value)?),
-            k if k.starts_with("tls-") => return Err(UriErrorKind::TlsUnsupported),
+            "tls-certificates" if !tls => return Err(UriErrorKind::TlsParameterWithoutTls),
+            "tls-certificates" if tls_certificates.is_none() => {
+                tls_certificates = Some(PathBuf::from(decode(value)?));
+            }
+            k if k.starts_with("tls-") && k != "tls-certificates" => {
+                return Err(UriErrorKind::TlsUnsupported(key));
+            }
             _ => return Err(UriErrorKind::BadParameter(key)),
         }
     }
@@ -169,7 +212,7 @@ fn parse(uri: &str) -> Result<NbdUri, UriErrorKind> {
         let (host, port) = parse_authority(authority)?;
         Transport::Tcp { host, port }
     };
-    Ok(NbdUri { transport, export })
+    Ok(NbdUri { transport, export, tls, tls_certificates })
 }
 
 /// `host[:port]` or `[v6][:port]`.
@@ -237,6 +280,9 @@ impl fmt::Display for NbdUri {
     /// The canonical form, which [`NbdUri::parse`] reads back to an equal URI.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let export = encode(&self.export, "/:@!$&'()*+,;=");
+        let s = if self.tls { "s" } else { "" };
+        let certificates =
+            self.tls_certificates.as_ref().map(|dir| encode(&dir.to_string_lossy(), "/:@!$'()*+,;"));
         match &self.transport {
             Transport::Tcp { host, port } => {
                 let host = if host.contains(':') {
@@ -244,15 +290,23 @@ impl fmt::Display for NbdUri {
                 } else {
                     encode(host, "!$'()*+,;=")
                 };
-                write!(f, "nbd://{host}")?;
+                write!(f, "nbd{s}://{host}")?;
                 if *port != DEFAULT_PORT {
                     write!(f, ":{port}")?;
                 }
-                write!(f, "/{export}")
+                write!(f, "/{export}")?;
+                match certificates {
+                    Some(dir) => write!(f, "?tls-certificates={dir}"),
+                    None => Ok(()),
+                }
             }
             Transport::Unix { socket } => {
                 let socket = encode(&socket.to_string_lossy(), "/:@!$'()*+,;");
-                write!(f, "nbd+unix:///{export}?socket={socket}")
+                write!(f, "nbd{s}+unix:///{export}?socket={socket}")?;
+                match certificates {
+                    Some(dir) => write!(f, "&tls-certificates={dir}"),
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::sync::Arc;
 
 use irp::IoManager;
-use nbd_server::{ExportConfig, Limits, Listen, Server, ServerConfig, ServerHandle};
+use nbd_server::{ExportConfig, Limits, Listen, Server, ServerConfig, ServerHandle, TlsConfig};
 
 pub struct Running {
     pub dir: tempfile::TempDir,
@@ -27,11 +27,17 @@ impl Running {
     }
 
     pub fn with_limits(exports: Vec<ExportConfig>, limits: Limits) -> Running {
+        Running::with_tls(exports, limits, TlsConfig::default())
+    }
+
+    /// With TLS settings (their certificates directory made beforehand).
+    pub fn with_tls(exports: Vec<ExportConfig>, limits: Limits, tls: TlsConfig) -> Running {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("nbd.sock");
         let mut config = ServerConfig::new().listen(Listen::Unix(socket.clone()));
         config.exports = exports;
         config.limits = limits;
+        config.tls = tls;
         config.build = config.build.with_base_dir(dir.path());
         let manager = Arc::new(IoManager::new());
         let server = Server::bind(config, Arc::clone(&manager)).expect("server starts");
