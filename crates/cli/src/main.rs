@@ -7,8 +7,12 @@ mod fs_tool;
 mod fsck;
 mod malloc;
 mod mkfs;
+mod mount;
+mod mount_daemon;
+mod mount_signals;
 mod serve;
 mod stats;
+mod sync;
 mod volume_stack;
 
 use std::io::{IsTerminal, Write};
@@ -55,10 +59,14 @@ enum Command {
     Fsck(fsck::FsckArgs),
     /// Format the device of a stack as ext4.
     Mkfs(mkfs::MkfsArgs),
+    /// Mount the file system of a stack in the kernel (FUSE): every request becomes IRPs.
+    Mount(mount::MountArgs),
     /// Serve device stacks over NBD (qemu-io, nbdinfo, nbdcopy, fio, a VM can connect).
     Serve(serve::ServeArgs),
     /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
     Stats(stats::StatsArgs),
+    /// Make everything written on irpstack mounts durable (the kernel sends FUSE no syncfs).
+    Sync(sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,8 +85,10 @@ fn main() -> ExitCode {
         }
         Command::Fs(args) => fs_tool::run(&args, &mut out),
         Command::Mkfs(args) => mkfs::run(&args, &mut out),
+        Command::Mount(args) => mount::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
+        Command::Sync(args) => sync::run(&args, &mut out),
     }
     .and_then(|()| out.flush().map_err(anyhow::Error::from));
     match result {
