@@ -63,15 +63,19 @@ impl IrpFs {
     pub fn new(io: Arc<IoManager>, volume: &str, options: FsOptions) -> Result<IrpFs, IoError> {
         let open =
             |access| io.create(volume, &CreateRequest::open("", access).credentials(Credentials::ROOT));
-        let volume_handle = match open(Access::READ_WRITE) {
-            Err(e) if e.status() == Some(Status::MEDIA_WRITE_PROTECTED) => open(Access::READ)?,
-            other => other?,
+        let query = |h: &Handle| {
+            h.query_volume_stat().map_err(|status| IoError::Request {
+                device: volume.to_owned(),
+                major: irp::MajorFunction::QueryVolumeInformation,
+                status,
+            })
         };
-        let stat = volume_handle.query_volume_stat().map_err(|status| IoError::Request {
-            device: volume.to_owned(),
-            major: irp::MajorFunction::QueryVolumeInformation,
-            status,
-        })?;
+        // Read-only first: a read-only volume logs every open for writing it refuses.
+        let mut volume_handle = open(Access::READ)?;
+        let stat = query(&volume_handle)?;
+        if !stat.read_only {
+            volume_handle = open(Access::READ_WRITE)?;
+        }
         Ok(IrpFs {
             io,
             volume: volume.to_owned(),

@@ -149,9 +149,12 @@ impl Unmounter {
     /// Aborts the FUSE connection (`/sys/fs/fuse/connections/N/abort`): requests in flight
     /// and later ones fail with `ENOTCONN`; the mount is detached.
     pub fn abort(&self) -> io::Result<()> {
-        if let Some(n) = self.connection {
-            std::fs::write(format!("/sys/fs/fuse/connections/{n}/abort"), b"1")?;
+        let n = self.connection.ok_or_else(|| io::Error::other("the connection's number is not known"))?;
+        let control = Path::new(FUSECTL).join(n.to_string());
+        if !control.exists() {
+            mount_fusectl()?;
         }
+        std::fs::write(control.join("abort"), b"1")?;
         self.detach_if_left();
         Ok(())
     }
@@ -164,6 +167,30 @@ impl Unmounter {
             tracing::warn!(mountpoint = %self.mountpoint.display(), "detaching the mount: {e}");
         }
     }
+}
+
+/// Where the kernel's FUSE control file system shows every connection.
+const FUSECTL: &str = "/sys/fs/fuse/connections";
+
+/// Mounts the FUSE control file system at its place, as systemd does at boot, when nothing
+/// is mounted there.
+fn mount_fusectl() -> io::Result<()> {
+    if mounted_at(Path::new(FUSECTL)).is_some() {
+        return Ok(());
+    }
+    let target = std::ffi::CString::new(FUSECTL).expect("no NUL");
+    // SAFETY: NUL-terminated strings alive for the call; no data argument.
+    let rc = unsafe {
+        libc::mount(c"fusectl".as_ptr(), target.as_ptr(), c"fusectl".as_ptr(), 0, std::ptr::null())
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("mounting fusectl on {FUSECTL} (to abort the connection): {e}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Unmounts `path` (`umount2`, lazily with `lazy`), or through `fusermount3 -u` when not
