@@ -25,8 +25,10 @@ fn errno_of(rc: i64) -> i32 {
 }
 
 fn open(p: &Path, flags: i32) -> i32 {
+    // Close-on-exec: a process another test starts meanwhile must not inherit it (and keep
+    // this test's mount busy).
     // SAFETY: a NUL-terminated path; the descriptor is closed at once.
-    let fd = unsafe { libc::open(c(p).as_ptr(), flags, 0o644) };
+    let fd = unsafe { libc::open(c(p).as_ptr(), flags | libc::O_CLOEXEC, 0o644) };
     let e = errno_of(fd.into());
     if fd >= 0 {
         // SAFETY: `fd` was just opened.

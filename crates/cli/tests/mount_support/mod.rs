@@ -221,9 +221,25 @@ impl FuseMount {
         unsafe { libc::kill(self.pid as i32, sig) };
     }
 
-    /// Unmounts with `fusermount3 -u` and waits for the process to end.
+    /// Unmounts with `fusermount3 -u` and waits for the process to end. The kernel sends
+    /// FUSE's `release` of a closed file in the background and may hold the mount until it is
+    /// answered, so an unmount right after a close can find it busy for a moment: it is
+    /// retried for up to 5 s.
     pub fn unmount(mut self) -> Option<ExitStatus> {
-        run(Command::new("fusermount3").arg("-u").arg(&self.mnt));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = Command::new("fusermount3").arg("-u").arg(&self.mnt).output().unwrap();
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline && text(&out).contains("busy"),
+                "fusermount3 -u {}: {}",
+                self.mnt.display(),
+                text(&out)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.wait_exit(Duration::from_secs(30))
     }
 }
