@@ -32,13 +32,28 @@ pub fn build_device(text: &str, ctx: &BuildContext) -> anyhow::Result<DeviceRef>
     DriverRegistry::builtin().build(&spec, ctx).map_err(|e| anyhow!("{e}"))
 }
 
+/// How a command mounts the volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read-only (`ro=true` unless the spec's `fs` layer says otherwise): the device is not
+    /// written, a dirty journal is replayed into memory.
+    Read,
+    /// Read-write (the `fs` layer's default).
+    Write,
+}
+
 /// Builds the stack with the volume mounted on top (an `fs` layer is added when the spec
-/// has none: `file(path=x.img)` mounts as `fs / file(path=x.img)`), registered under
-/// [`VOLUME`] in a new I/O manager.
-pub fn mount(text: &str) -> anyhow::Result<(Arc<IoManager>, DeviceRef)> {
+/// has none: `file(path=x.img)` mounts as `fs / file(path=x.img)`; with [`Mode::Read`] the
+/// layer gets `ro=true` unless it names `ro` itself), registered under [`VOLUME`] in a new
+/// I/O manager.
+pub fn mount(text: &str, mode: Mode) -> anyhow::Result<(Arc<IoManager>, DeviceRef)> {
     let mut spec = parse(text)?;
     if !spec.layers.first().is_some_and(is_fs) {
         spec.layers.insert(0, LayerSpec::new("fs", Params::new()));
+    }
+    let fs = &mut spec.layers[0];
+    if mode == Mode::Read && !fs.params.contains("ro") {
+        fs.params.insert("ro", "true").map_err(|e| anyhow!("{e}"))?;
     }
     let top = DriverRegistry::builtin().build(&spec, &BuildContext::new()).map_err(|e| anyhow!("{e}"))?;
     let io = Arc::new(IoManager::new());

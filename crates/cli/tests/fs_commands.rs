@@ -227,17 +227,21 @@ fn help_explains_the_file_system_commands() {
         (vec!["--help"], vec!["mkfs", "fsck", "fs "]),
         (vec!["fsck", "--help"], vec!["Exit status", "0 the volume is clean", "4 errors", "8 the volume"]),
         (vec!["mkfs", "--help"], vec!["--size", "e2fsck"]),
-        (vec!["fs", "--help"], vec!["ls", "stat", "cat", "get", "read-only"]),
+        (
+            vec!["fs", "--help"],
+            vec!["ls", "stat", "cat", "get", "put", "mkdir", "rm", "mv", "ln", "read-only", "read-write"],
+        ),
+        (vec!["fs", "put", "--help"], vec!["standard input", "--mode", "--no-clobber", "directory"]),
+        (vec!["fs", "mkdir", "--help"], vec!["--parents", "--mode"]),
+        (vec!["fs", "rm", "--help"], vec!["--recursive", "--force"]),
+        (vec!["fs", "mv", "--help"], vec!["--no-clobber", "directory"]),
+        (vec!["fs", "ln", "--help"], vec!["--symbolic", "--force"]),
     ] {
         let o = irpstack(&args);
         assert!(o.status.success(), "{args:?}");
         let help = String::from_utf8(o.stdout).unwrap();
         for n in needles {
             assert!(help.contains(n), "{args:?} --help lacks {n:?}:\n{help}");
-        }
-        let words: Vec<&str> = help.split(|c: char| !c.is_alphanumeric()).collect();
-        for absent in ["put", "mkdir", "rm", "mv", "ln"] {
-            assert!(!words.contains(&absent), "{args:?} --help mentions {absent} before it works");
         }
     }
 }

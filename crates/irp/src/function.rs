@@ -230,6 +230,9 @@ pub enum InformationClass {
     Rename,
     /// `FileDispositionInformation` (SetInformation): delete on close.
     Disposition,
+    /// `FileDispositionInformationEx` (SetInformation): delete on close, or POSIX-style
+    /// when this handle is closed.
+    DispositionEx,
     /// `FileAllocationInformation` (SetInformation): allocate without changing the size.
     Allocation,
     /// `FileLinkInformation` (SetInformation): another name.
@@ -253,6 +256,7 @@ impl InformationClass {
             InformationClass::Rename => 10,
             InformationClass::Link => 11,
             InformationClass::Disposition => 13,
+            InformationClass::DispositionEx => 64,
             InformationClass::Allocation => 19,
             InformationClass::EndOfFile => 20,
             InformationClass::Stat => 70,

@@ -128,6 +128,11 @@ statuses! {
     REPARSE_POINT_NOT_RESOLVED = 0xC000_0280, "STATUS_REPARSE_POINT_NOT_RESOLVED", libc::ELOOP;
     /// The extended attribute (xattr) does not exist (ENODATA, which is ENOATTR).
     NONEXISTENT_EA_ENTRY = 0xC000_0051, "STATUS_NONEXISTENT_EA_ENTRY", libc::ENODATA;
+    /// A hard link would pass the file's most links (EMLINK).
+    TOO_MANY_LINKS = 0xC000_0265, "STATUS_TOO_MANY_LINKS", libc::EMLINK;
+    /// The file is being deleted: its name goes when its last handle is closed, and it
+    /// cannot be opened meanwhile (NT's delete-pending state; POSIX has none, so ENOENT).
+    DELETE_PENDING = 0xC000_0056, "STATUS_DELETE_PENDING", libc::ENOENT;
 }
 
 impl Status {
@@ -175,6 +180,7 @@ impl Status {
             libc::EUCLEAN => Status::FILE_CORRUPT_ERROR,
             libc::ELOOP => Status::REPARSE_POINT_NOT_RESOLVED,
             libc::ENODATA => Status::NONEXISTENT_EA_ENTRY,
+            libc::EMLINK => Status::TOO_MANY_LINKS,
             _ => Status::IO_DEVICE_ERROR,
         }
     }
@@ -283,6 +289,7 @@ mod tests {
             Status::NOT_A_REPARSE_POINT,
             Status::REPARSE_POINT_NOT_RESOLVED,
             Status::NONEXISTENT_EA_ENTRY,
+            Status::TOO_MANY_LINKS,
         ];
         for s in all {
             let e = s.to_errno();

@@ -20,8 +20,8 @@
 //!   - `xattrops`: extended attributes;
 //! - [`error`]: what the write path reports ([`FsError`], with errnos).
 //! - [`driver`]: the file-system driver on IRPs (fastfat's shape: one file per major
-//!   function over volume, file and open control blocks), over [`lower_device`]; read-only
-//!   until the write path is plugged into its `Backend`/`Mutations` seams.
+//!   function over volume, file and open control blocks), over [`lower_device`]; read-write
+//!   through [`Filesystem`] behind its `Backend`/`Mutations` seams, or read-only.
 //! - [`fsck`]: the read-only structural check (`irpstack fsck`).
 
 #![warn(missing_docs)]

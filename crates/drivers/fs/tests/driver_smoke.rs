@@ -1,5 +1,6 @@
-//! The driver over a volume our mkfs made in a memory disk: the tree mkfs leaves, the
-//! dispositions and options of a read-only mount, and the refusals.
+//! The driver over a volume our mkfs made in a memory disk, mounted read-only (`ro=true`):
+//! the tree mkfs leaves, the dispositions and options of a read-only mount, and the
+//! refusals.
 
 use disks::memory::MemoryDisk;
 use fs::driver::{FsDriver, MountOptions};
@@ -11,7 +12,8 @@ use irp::{Access, Characteristics, FlushFlags, IoManager, Irp, MajorFunction, St
 fn mounted() -> (IoManager, irp::DeviceRef) {
     let disk = MemoryDisk::create("mem", 64 << 20, 512).unwrap();
     mkfs(&LowerDevice::new(&disk).unwrap(), &MkfsOptions::from_seed(7)).unwrap();
-    let top = FsDriver::attach("fs0", &disk, MountOptions::default()).unwrap();
+    let top =
+        FsDriver::attach("fs0", &disk, MountOptions { read_only: true, ..MountOptions::default() }).unwrap();
     let io = IoManager::new();
     io.register("vol", &top).unwrap();
     (io, top)

@@ -36,6 +36,7 @@ fn setattr_keeps_modes_owners_and_nanosecond_times() {
         mtime: Some(t(1_500_000_000, 999_999_999)),
         ctime: Some(t(1_600_000_000, 1)),
         size: Some(10_000),
+        crtime: None,
     };
     let a = fs.setattr(f.ino, &set).unwrap();
     assert_eq!((a.mode, a.uid, a.gid, a.size), (0o104751, 70_000, 80_000, 10_000));

@@ -105,6 +105,14 @@ impl Handle {
         self.set_information(SetFileInformation::Disposition { delete })
     }
 
+    /// Deletes the name when this handle is closed, even while other handles keep the
+    /// file open (`FileDispositionInformationEx` with `FILE_DISPOSITION_POSIX_SEMANTICS`;
+    /// POSIX `unlink` is this and a close). The handle needs `DELETE` access.
+    #[doc(alias = "unlink")]
+    pub fn set_posix_delete(&self) -> Result<(), Status> {
+        self.set_information(SetFileInformation::DispositionEx { delete: true, posix_semantics: true })
+    }
+
     /// One directory query (`NtQueryDirectoryFile`): the entries that fit in
     /// `query.output_length`. The end of the enumeration is `Err(STATUS_NO_MORE_FILES)`; a
     /// first query whose pattern matches nothing is `Err(STATUS_NO_SUCH_FILE)`, as NT.

@@ -44,3 +44,11 @@ pub use pattern::name_matches;
 pub use set::{BasicChanges, NameChange, PosixChanges, SetFileInformation, TimeChange};
 pub use time::FileTime;
 pub use volume::{VolumeInformationClass, VolumeStat};
+
+/// The write offset that means "at the end of the file, whatever it is then"
+/// (`FILE_WRITE_TO_END_OF_FILE`, POSIX `O_APPEND`): the file system picks the offset and
+/// writes there atomically, so concurrent appends never overlap. A handle opened with
+/// [`Access::APPEND`](crate::Access::APPEND) but not [`Access::WRITE`](crate::Access::WRITE)
+/// always writes at the end.
+#[doc(alias = "FILE_WRITE_TO_END_OF_FILE")]
+pub const WRITE_TO_END_OF_FILE: u64 = u64::MAX;

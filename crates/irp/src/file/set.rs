@@ -2,7 +2,8 @@
 //! (`FileEndOfFileInformation`, `ftruncate`), the allocation, the times and attributes
 //! (`FileBasicInformation`, `utimensat`), the mode and owner (irpstack's POSIX class:
 //! `chmod`, `chown`), the name (`FileRenameInformation`, `rename`), a new name
-//! (`FileLinkInformation`, `link`) and deletion (`FileDispositionInformation`, `unlink`).
+//! (`FileLinkInformation`, `link`) and deletion (`FileDispositionInformation`, and
+//! `FileDispositionInformationEx` with POSIX semantics: `unlink`).
 
 use super::{FileAttributes, FileTime};
 use crate::InformationClass;
@@ -85,6 +86,18 @@ pub enum SetFileInformation {
         /// `DeleteFile`.
         delete: bool,
     },
+    /// `FileDispositionInformationEx`: as [`SetFileInformation::Disposition`], or with
+    /// `FILE_DISPOSITION_POSIX_SEMANTICS` the name goes when *this* handle is closed, while
+    /// other handles still have the file open (POSIX `unlink`: they read and write it until
+    /// their last close frees it).
+    #[doc(alias = "FILE_DISPOSITION_INFORMATION_EX")]
+    #[doc(alias = "FILE_DISPOSITION_POSIX_SEMANTICS")]
+    DispositionEx {
+        /// `FILE_DISPOSITION_DELETE` (false: `FILE_DISPOSITION_DO_NOT_DELETE`).
+        delete: bool,
+        /// `FILE_DISPOSITION_POSIX_SEMANTICS`.
+        posix_semantics: bool,
+    },
 }
 
 impl SetFileInformation {
@@ -98,6 +111,7 @@ impl SetFileInformation {
             SetFileInformation::Rename(_) => InformationClass::Rename,
             SetFileInformation::Link(_) => InformationClass::Link,
             SetFileInformation::Disposition { .. } => InformationClass::Disposition,
+            SetFileInformation::DispositionEx { .. } => InformationClass::DispositionEx,
         }
     }
 }

@@ -5,23 +5,23 @@ use irp::DeviceRef;
 
 use crate::{BuildContext, DriverFactory, LayerKind, LayerSpec, ParamDoc, ParamKind, SpecError};
 
-/// `fs(ro=true,commit=5s)`: mounts the ext4 volume on the stack below and serves its files
-/// ([`FsDriver`]).
+/// `fs(ro=false,commit=5s)`: mounts the ext4 volume on the stack below and serves its files
+/// ([`FsDriver`]), read-write unless asked (or the device or the volume can only be read).
 pub const FS: DriverFactory = DriverFactory {
     name: "fs",
-    summary: "the ext4 file system: serves the files of the volume below (opens, reads, directories, stat); read-only for now",
+    summary: "the ext4 file system, journaled: serves the files of the volume below (create, read, write, directories, rename, links, xattrs, flush)",
     params: &[
         ParamDoc {
             key: "ro",
             kind: ParamKind::Bool,
-            default: Some("true"),
-            help: "mount read-only: writes answer STATUS_MEDIA_WRITE_PROTECTED and a dirty journal is replayed into memory only (ro=false needs the write path, not in this build)",
+            default: Some("false"),
+            help: "mount read-only: changes answer STATUS_MEDIA_WRITE_PROTECTED and a dirty journal is replayed into memory only (a read-only device, or a volume with unknown ro_compat features, no journal or no extents, mounts read-only anyway, saying why)",
         },
         ParamDoc {
             key: "commit",
             kind: ParamKind::Duration,
             default: Some("5s"),
-            help: "longest time the journal's running transaction stays open (read-write mounts)",
+            help: "longest time the journal's running transaction stays open before it is committed (read-write mounts; a flush commits at once)",
         },
         ParamDoc {
             key: "checksums",

@@ -1,17 +1,18 @@
 //! The seam between the IRP driver and the file system it runs: [`Backend`] is what every
-//! request reads through, [`Mutations`] what the write path will answer.
+//! request reads through, [`Mutations`] what changes the volume.
 //!
-//! Today the backend is [`ReadOnlyVolume`], the read path of [`Volume`], and
-//! [`Backend::mutations`] is `None`: every request that would change the volume completes
-//! with `STATUS_MEDIA_WRITE_PROTECTED`. When `fs::Filesystem` (the write path: allocation,
-//! extents, directories, transactions) lands, it implements both traits, and the dispatch
-//! routines that now refuse (create with a creating disposition, write, set information,
-//! the modifying file-system controls, flush, shutdown) call [`Mutations`] instead.
+//! A read-only mount's backend is [`ReadOnlyVolume`], the read path of [`Volume`] (over the
+//! journal replayed into memory), and [`Backend::mutations`] is `None`: every request that
+//! would change the volume completes with `STATUS_MEDIA_WRITE_PROTECTED`. A read-write
+//! mount's is [`FilesystemBackend`](super::FilesystemBackend), the write path
+//! (`fs::Filesystem`), which implements both. The driver decides the NT side (dispositions,
+//! access, permissions, names); the backend does what it is told, in inode numbers.
 
-use irp::file::{AllocateMode, Credentials, FileKind, PosixChanges, TimeChange, VolumeStat, XattrSetMode};
+use irp::file::{AllocateMode, FileKind, PosixChanges, VolumeStat, XattrSetMode};
 
 use super::Failure;
 use crate::device::BlockDevice;
+use crate::filesystem::Timestamp;
 use crate::ondisk::features::ro_compat;
 use crate::ondisk::inode::Inode;
 use crate::volume::{DirEntryInfo, Mapping, Volume};
@@ -49,39 +50,47 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// What the write path answers (`fs::Filesystem`, when it lands). Inode numbers and names
-/// are the on-disk ones; every call is one transaction or part of the running one.
+/// The times a set-times request changes (`None` leaves one; ctime becomes now).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeChanges {
+    /// Access time.
+    pub atime: Option<Timestamp>,
+    /// Modification time.
+    pub mtime: Option<Timestamp>,
+    /// Creation time.
+    pub crtime: Option<Timestamp>,
+}
+
+/// What the write path answers. Inode numbers and names are the on-disk ones; each call is
+/// one atomic operation in the running transaction (a failed one changes nothing).
+/// Permissions are the driver's business: the backend checks none.
 pub trait Mutations: Send + Sync {
-    /// Creates `name` in `dir`: a regular file, or a directory (`kind`), owned by `who`.
+    /// Creates `name` in `dir`: a regular file, a directory, a device, FIFO or socket
+    /// (`kind`), with permission bits `mode`, owned by `owner` (uid, gid). `rdev` is a
+    /// device's (major, minor).
     fn create(
         &self,
         dir: u32,
         name: &[u8],
         kind: FileKind,
         mode: u32,
-        who: &Credentials,
+        owner: (u32, u32),
+        rdev: (u32, u32),
     ) -> Result<u32, Failure>;
     /// Creates the symbolic link `name` → `target` in `dir`.
-    fn symlink(&self, dir: u32, name: &[u8], target: &[u8], who: &Credentials) -> Result<u32, Failure>;
-    /// Creates a device file, FIFO or socket.
-    fn make_node(
-        &self,
-        dir: u32,
-        name: &[u8],
-        kind: FileKind,
-        mode: u32,
-        rdev: (u32, u32),
-        who: &Credentials,
-    ) -> Result<u32, Failure>;
-    /// Writes `data` at `offset`; how many bytes.
+    fn symlink(&self, dir: u32, name: &[u8], target: &[u8], owner: (u32, u32)) -> Result<u32, Failure>;
+    /// Writes `data` at `offset`; how many bytes (fewer only when the volume filled).
     fn write(&self, ino: u32, offset: u64, data: &[u8]) -> Result<usize, Failure>;
+    /// Writes `data` at the end of the file, atomically; the offset and the bytes written.
+    fn append(&self, ino: u32, data: &[u8]) -> Result<(u64, usize), Failure>;
     /// Sets the size.
     fn truncate(&self, ino: u32, size: u64) -> Result<(), Failure>;
-    /// `fallocate`.
+    /// `fallocate`: preallocate (`KEEP_SIZE` or not), punch a hole, zero a range.
     fn allocate(&self, ino: u32, offset: u64, length: u64, mode: AllocateMode) -> Result<(), Failure>;
-    /// Removes `name` from `dir` (a directory only if empty).
+    /// Removes `name` from `dir`: a non-directory, or an empty directory.
     fn unlink(&self, dir: u32, name: &[u8]) -> Result<(), Failure>;
-    /// Moves `from_dir/from_name` to `to_dir/to_name`, replacing what is there if `replace`.
+    /// Moves `from_dir/from_name` to `to_dir/to_name` atomically, replacing what is there
+    /// if `replace` (else `STATUS_OBJECT_NAME_COLLISION`).
     fn rename(
         &self,
         from_dir: u32,
@@ -94,24 +103,22 @@ pub trait Mutations: Send + Sync {
     fn link(&self, ino: u32, dir: u32, name: &[u8]) -> Result<(), Failure>;
     /// Changes mode and owner.
     fn set_posix(&self, ino: u32, changes: &PosixChanges) -> Result<(), Failure>;
-    /// Changes times (atime, mtime, crtime; ctime becomes now).
-    fn set_times(
-        &self,
-        ino: u32,
-        atime: TimeChange,
-        mtime: TimeChange,
-        crtime: TimeChange,
-    ) -> Result<(), Failure>;
+    /// Changes times (ctime becomes now).
+    fn set_times(&self, ino: u32, times: &TimeChanges) -> Result<(), Failure>;
     /// Sets an extended attribute.
     fn set_xattr(&self, ino: u32, name: &[u8], value: &[u8], mode: XattrSetMode) -> Result<(), Failure>;
     /// Removes an extended attribute.
     fn remove_xattr(&self, ino: u32, name: &[u8]) -> Result<(), Failure>;
-    /// Makes a file durable: its data, then the journal up to its last change (`fsync`;
-    /// `data_only` is `fdatasync`). The driver forwards the flush below afterwards.
+    /// Counts an open of `ino` (its FCB's first), so an unlinked inode lives on.
+    fn open(&self, ino: u32) -> Result<(), Failure>;
+    /// Counts the close of `ino`'s last open; an inode without links left is freed.
+    fn release(&self, ino: u32) -> Result<(), Failure>;
+    /// The file's part of `fsync` (`data_only`: `fdatasync`): commits the journal up to its
+    /// last change. Data is on the device below already; the driver then forwards the flush.
     fn fsync(&self, ino: u32, data_only: bool) -> Result<(), Failure>;
-    /// Makes everything durable: data, a full journal commit (a volume or directory flush).
+    /// Commits the journal (a directory's or the volume's flush, without the device sync).
     fn sync(&self) -> Result<(), Failure>;
-    /// At shutdown: commit, checkpoint, and mark the volume clean.
+    /// At shutdown: commit, checkpoint, mark the volume clean; changes are refused after.
     fn shutdown(&self) -> Result<(), Failure>;
 }
 

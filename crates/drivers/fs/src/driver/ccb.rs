@@ -1,6 +1,6 @@
 //! Context control blocks (fastfat's `CCB`, NT's `FsContext2`): one per open, in the file
-//! object's context slot — what was opened, with which access and options, and where a
-//! directory enumeration is.
+//! object's context slot — what was opened, through which name, with which access and
+//! options, where a directory enumeration is, and which write-back failures it has seen.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use irp::Access;
 use irp::file::{CreateOptions, DirectoryEntry};
 
-use super::fcb::Fcb;
+use super::fcb::{Fcb, Link};
+use super::write_errors::SeenErrors;
 
 /// What an open refers to.
 #[derive(Debug, Clone)]
@@ -43,6 +44,10 @@ pub struct Ccb {
     pub access: Access,
     /// The create options.
     pub options: CreateOptions,
+    /// How far this open has seen the volume's write-back failures.
+    pub errors_seen: SeenErrors,
+    link: Mutex<Option<Link>>,
+    posix_delete: AtomicBool,
     scan: Mutex<DirScan>,
     cleaned_up: AtomicBool,
     closed: AtomicBool,
@@ -55,10 +60,44 @@ impl Ccb {
             target,
             access,
             options,
+            errors_seen: SeenErrors::default(),
+            link: Mutex::new(None),
+            posix_delete: AtomicBool::new(false),
             scan: Mutex::new(DirScan::default()),
             cleaned_up: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// Opened through `link` (the root has none).
+    pub fn with_link(self, link: Option<Link>) -> Ccb {
+        *self.link.lock().unwrap_or_else(PoisonError::into_inner) = link;
+        self
+    }
+
+    /// Seeing write-back failures from `seen` on.
+    pub fn with_errors_seen(self, seen: SeenErrors) -> Ccb {
+        Ccb { errors_seen: seen, ..self }
+    }
+
+    /// The name this open went through (changed by a rename through it).
+    pub fn link(&self) -> Option<Link> {
+        self.link.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The open now goes through `link` (after a rename).
+    pub fn set_link(&self, link: Link) {
+        *self.link.lock().unwrap_or_else(PoisonError::into_inner) = Some(link);
+    }
+
+    /// Asks for (or cancels) the POSIX delete: the name goes when this open is cleaned up.
+    pub fn set_posix_delete(&self, delete: bool) {
+        self.posix_delete.store(delete, Ordering::Release);
+    }
+
+    /// Whether the name goes when this open is cleaned up.
+    pub fn posix_delete(&self) -> bool {
+        self.posix_delete.load(Ordering::Acquire)
     }
 
     /// The FCB of a file open.

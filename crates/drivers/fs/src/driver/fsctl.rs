@@ -3,7 +3,8 @@
 //! names and values (`user.` ones need read permission, `trusted.` ones root, as Linux),
 //! SEEK_DATA / SEEK_HOLE from the block map (unwritten extents count as holes, as ext4
 //! reports them without cached pages). Modifying ones (symlink, mknod, set/remove xattr,
-//! fallocate) complete with `STATUS_MEDIA_WRITE_PROTECTED` on a read-only mount.
+//! fallocate) are in `fsctl_change.rs`; they complete with `STATUS_MEDIA_WRITE_PROTECTED` on
+//! a read-only mount.
 
 use irp::file::{FsControl, FsControlOutput, SeekWhence};
 use irp::{Access, FileObject, Irp, Parameters, Status};
@@ -46,7 +47,7 @@ fn control_of(
     let Some(fcb) = ccb.fcb() else {
         return Err(Failure::new(Status::INVALID_PARAMETER, format!("{control:?} of the volume")));
     };
-    let inode = fcb.inode();
+    let inode = vcb.inode_of(fcb)?;
     let ino = fcb.ino();
     match control {
         FsControl::ReadLink => {
@@ -92,14 +93,14 @@ fn control_of(
             Err(Failure::new(Status::ACCESS_DENIED, "fallocate without write access"))
         }
         other => {
-            vcb.mutations(&format!("{} of inode {ino}", name_of(other)))?;
-            // The write path answers these through `Mutations`.
-            Err(Failure::new(Status::NOT_SUPPORTED, "the write path is not part of this build"))
+            let m = vcb.mutations(&format!("{} of inode {ino}", name_of(other)))?;
+            super::fsctl_change::control(vcb, m, file, ccb, fcb, &inode, other)?;
+            Ok(FsControlOutput::None)
         }
     }
 }
 
-fn name_of(c: &FsControl) -> &'static str {
+pub(crate) fn name_of(c: &FsControl) -> &'static str {
     match c {
         FsControl::CreateSymlink { .. } => "symlink",
         FsControl::MakeNode { .. } => "mknod",
@@ -117,7 +118,7 @@ fn visible(file: &FileObject, name: &[u8]) -> bool {
 
 /// `lseek(SEEK_DATA | SEEK_HOLE)` over the block map.
 fn seek(vcb: &Vcb, fcb: &Fcb, offset: u64, whence: SeekWhence) -> Result<u64, Failure> {
-    let inode = fcb.inode();
+    let inode = vcb.inode_of(fcb)?;
     let ino = fcb.ino();
     if inode.is_dir() {
         return Err(Failure::new(Status::FILE_IS_A_DIRECTORY, format!("seek in directory {ino}")));

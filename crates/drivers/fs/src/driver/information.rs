@@ -1,13 +1,11 @@
-//! `IRP_MJ_QUERY_INFORMATION` and `IRP_MJ_SET_INFORMATION` (fastfat's `fileinfo.c`).
+//! `IRP_MJ_QUERY_INFORMATION` (fastfat's `fileinfo.c`; the sets are in `set_information.rs`).
 //!
-//! Queries answer the basic, standard and stat classes from the FCB's inode, in the system
-//! buffer ([`FileInformation::encode`]); a standard query also completes with the size in
-//! `IoStatus.Information`. A volume open's queries go to the device below (its size). Every
-//! set changes the volume: on a read-only mount it completes with
-//! `STATUS_MEDIA_WRITE_PROTECTED` (a size change without write access is
-//! `STATUS_ACCESS_DENIED` first, as NT checks the handle before the volume).
+//! Queries answer the basic, standard and stat classes from the inode as it is now, in the
+//! system buffer ([`FileInformation::encode`]); a standard query also completes with the
+//! size in `IoStatus.Information`, and says whether the file is delete-pending. A volume
+//! open's queries go to the device below (its size).
 
-use irp::file::{FileInformation, FileStatInformation, FileTime, SetFileInformation};
+use irp::file::{FileInformation, FileStatInformation, FileTime};
 use irp::{InformationClass, Irp, Parameters, Status};
 
 use super::ccb::{Ccb, Target};
@@ -22,10 +20,11 @@ pub(crate) fn query(vcb: &Vcb, mut irp: Irp) -> Status {
     let Parameters::Information { class, .. } = *irp.parameters() else {
         return finish(vcb, irp, Err(Failure::new(Status::INVALID_PARAMETER, "a query without a class")));
     };
-    let (inode, delete_pending) = {
-        let s = fcb.state();
-        (s.inode.clone(), s.delete_pending)
+    let inode = match vcb.inode_of(fcb) {
+        Ok(i) => i,
+        Err(f) => return finish(vcb, irp, Err(f)),
     };
+    let delete_pending = fcb.state().delete_pending.is_some();
     let stat = stat_of(vcb, fcb.ino(), &inode);
     let info = match class {
         InformationClass::Basic => FileInformation::Basic(stat.basic()),
@@ -42,34 +41,6 @@ pub(crate) fn query(vcb: &Vcb, mut irp: Irp) -> Status {
     *irp.system_buffer_mut() = info.encode();
     let information = if class == InformationClass::Standard { stat.size } else { 0 };
     finish(vcb, irp, Ok(information))
-}
-
-pub(crate) fn set(vcb: &Vcb, irp: Irp) -> Status {
-    let file = file_object(&irp);
-    let Some(ccb) = file.as_deref().and_then(|f| f.context::<Ccb>()) else {
-        return forward(vcb, irp);
-    };
-    let Parameters::SetFile(info) = irp.parameters() else {
-        return finish(vcb, irp, Err(Failure::new(Status::INVALID_PARAMETER, "a set without a class")));
-    };
-    let result = (|| -> Result<u64, Failure> {
-        let Some(fcb) = ccb.fcb() else {
-            return Err(Failure::new(Status::INVALID_PARAMETER, format!("{:?} of the volume", info.class())));
-        };
-        if matches!(**info, SetFileInformation::EndOfFile(_) | SetFileInformation::Allocation(_))
-            && !ccb.access.can_write()
-        {
-            return Err(Failure::new(
-                Status::ACCESS_DENIED,
-                format!("{:?} without write access", info.class()),
-            ));
-        }
-        vcb.mutations(&format!("{:?} of inode {}", info.class(), fcb.ino()))?;
-        // The write path applies it here: truncate, allocate, times, mode and owner (owner
-        // or root), rename and link (write and search on both directories), disposition.
-        Err(Failure::new(Status::NOT_SUPPORTED, "the write path is not part of this build"))
-    })();
-    finish(vcb, irp, result)
 }
 
 fn time(t: Timestamp) -> FileTime {

@@ -10,50 +10,62 @@
 //! | `cleanup.rs` | `IRP_MJ_CLEANUP`: the last handle of an open went away |
 //! | `close.rs` | `IRP_MJ_CLOSE`: the file object went away; the FCB with its last one |
 //! | `read.rs` | `IRP_MJ_READ`: file data into the MDL (holes, EOF); raw reads of a volume open |
-//! | `write.rs` | `IRP_MJ_WRITE`, discard, write zeroes: refused on a read-only mount |
-//! | `information.rs` | `IRP_MJ_QUERY_INFORMATION`, `IRP_MJ_SET_INFORMATION` |
+//! | `write.rs` | `IRP_MJ_WRITE` (offset, append, write-through), discard, write zeroes |
+//! | `information.rs` | `IRP_MJ_QUERY_INFORMATION` |
+//! | `set_information.rs` | `IRP_MJ_SET_INFORMATION`: size, allocation, times, mode, owner, disposition |
+//! | `rename.rs` | `IRP_MJ_SET_INFORMATION`'s rename and link classes |
 //! | `directory.rs` | `IRP_MJ_DIRECTORY_CONTROL`: enumerate, pattern, restart, resume |
 //! | `fsctl.rs` | `IRP_MJ_FILE_SYSTEM_CONTROL`: readlink, xattrs, seek data/hole, ... |
+//! | `fsctl_change.rs` | the controls that change the volume: symlink, mknod, xattrs, fallocate |
 //! | `volume_information.rs` | `IRP_MJ_QUERY_VOLUME_INFORMATION`: statfs |
 //! | `flush.rs` | `IRP_MJ_FLUSH_BUFFERS`: the flush contract |
 //! | `shutdown.rs` | `IRP_MJ_SHUTDOWN` |
 //!
 //! Support: [`vcb`] (the mounted volume), [`fcb`] (one per open inode), [`ccb`] (one per
 //! open, in the file object's context), [`path`] (resolution), [`access`] (mode bits),
-//! [`backend`] (the seam to the file system: the read path now, the write path's
-//! [`Mutations`] later), [`mount`](mod@mount), [`replay`] and [`overlay`] (journal recovery
-//! into memory), [`failure`] (statuses).
+//! [`backend`] (the seam to the file system: [`Backend`] reads, [`Mutations`] changes),
+//! [`filesystem_backend`] (the write path behind both, on a read-write mount) with its
+//! periodic commit (`commit_timer`), [`write_errors`] (failed write-backs, reported once
+//! per handle), [`mount`](mod@mount), [`replay`] and [`overlay`] (journal recovery into
+//! memory, for read-only mounts), [`failure`] (statuses).
 
 pub mod access;
 pub mod backend;
 pub mod ccb;
 mod cleanup;
 mod close;
+mod commit_timer;
 mod create;
 mod directory;
 pub mod failure;
 pub mod fcb;
+pub mod filesystem_backend;
 mod flush;
 mod fsctl;
+mod fsctl_change;
 mod information;
 pub mod mount;
 mod options;
 pub mod overlay;
 pub mod path;
 mod read;
+mod rename;
 pub mod replay;
+mod set_information;
 mod shutdown;
 pub mod vcb;
 mod volume_information;
 mod write;
+pub mod write_errors;
 
 use std::sync::Arc;
 
 use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, FileObject, Irp, Status};
 
-pub use backend::{Backend, Mutations, ReadOnlyVolume};
+pub use backend::{Backend, Mutations, ReadOnlyVolume, TimeChanges};
 pub use ccb::Ccb;
 pub use failure::Failure;
+pub use filesystem_backend::FilesystemBackend;
 pub use mount::{MountError, Mounted, mount};
 pub use options::MountOptions;
 pub use vcb::Vcb;
@@ -78,14 +90,7 @@ impl FsDriver {
         if let Some(reason) = &mounted.read_only {
             tracing::info!(device = name, "mounted read-only: {reason}");
         }
-        let vcb = Vcb::new(
-            name.to_owned(),
-            Arc::clone(&top),
-            mounted.backend,
-            mounted.read_only,
-            mounted.recovery,
-            options,
-        );
+        let vcb = Vcb::new(name.to_owned(), Arc::clone(&top), mounted, options);
         Ok(DeviceBuilder::new(name).characteristics(characteristics).attach(FsDriver { vcb }, &top)?)
     }
 
@@ -150,7 +155,7 @@ impl Driver for FsDriver {
         information::query(&self.vcb, irp)
     }
     fn set_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        information::set(&self.vcb, irp)
+        set_information::dispatch(&self.vcb, irp)
     }
     fn directory_control(&self, _: &DeviceRef, irp: Irp) -> Status {
         directory::dispatch(&self.vcb, irp)

@@ -14,6 +14,7 @@ use irp::file::Credentials;
 use super::Failure;
 use super::access::{Want, permitted};
 use super::backend::Backend;
+use super::fcb::Link;
 use crate::ondisk::inode::{Inode, ROOT_INO};
 
 /// Most symbolic links followed in one resolution (Linux's limit).
@@ -29,7 +30,9 @@ pub enum Resolved {
         /// Its number.
         ino: u32,
         /// The inode.
-        inode: Inode,
+        inode: Box<Inode>,
+        /// The name it was found by (none for the root, or the target of a link to it).
+        link: Option<Link>,
     },
     /// To a missing name in an existing directory.
     Missing {
@@ -53,7 +56,7 @@ pub fn resolve(
     let mut dir = ROOT_INO;
     let mut dir_inode = b.read_inode(ROOT_INO)?;
     let mut links = 0u32;
-    let mut found: Option<(u32, Inode)> = Some((ROOT_INO, dir_inode.clone()));
+    let mut found: Option<(u32, Inode, Option<Link>)> = Some((ROOT_INO, dir_inode.clone(), None));
     while let Some(name) = todo.pop() {
         if name.len() > NAME_MAX {
             return Err(Failure::new(Status::NAME_TOO_LONG, format!("a name of {} bytes", name.len())));
@@ -101,11 +104,11 @@ pub fn resolve(
                 dir_inode = b.read_inode(ROOT_INO)?;
             }
             todo.extend(components(&target).rev());
-            found = Some((dir, dir_inode.clone()));
+            found = Some((dir, dir_inode.clone(), None));
             continue;
         }
         if last {
-            found = Some((ino, inode));
+            found = Some((ino, inode, Some(Link { dir, name })));
             break;
         }
         if !inode.is_dir() {
@@ -114,18 +117,19 @@ pub fn resolve(
                 format!("inode {ino} in the middle of {path:?}"),
             ));
         }
+        let link = Link { dir, name };
         dir = ino;
         dir_inode = inode.clone();
-        found = Some((ino, inode));
+        found = Some((ino, inode, Some(link)));
     }
-    let (ino, inode) = found.expect("the walk ends on an inode");
+    let (ino, inode, link) = found.expect("the walk ends on an inode");
     if must_be_dir && !inode.is_dir() {
         return Err(Failure::new(
             Status::NOT_A_DIRECTORY,
             format!("{path:?} ends with / but is not a directory"),
         ));
     }
-    Ok(Resolved::Found { ino, inode })
+    Ok(Resolved::Found { ino, inode: Box::new(inode), link })
 }
 
 /// The components of a path that name something (`.` and empty ones dropped).

@@ -40,9 +40,9 @@ pub(crate) fn dispatch(vcb: &Vcb, mut irp: Irp) -> Status {
             Err(Failure::new(Status::INVALID_PARAMETER, "a read without read parameters")),
         );
     };
-    let inode = fcb.inode();
     let ino = fcb.ino();
     let result = (|| {
+        let inode = vcb.inode_of(fcb)?;
         if inode.is_dir() {
             return Err(Failure::new(Status::FILE_IS_A_DIRECTORY, format!("reading directory {ino}")));
         }

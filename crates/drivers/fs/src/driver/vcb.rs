@@ -1,14 +1,18 @@
 //! The volume control block (fastfat's `VCB`): the mounted volume — the backend reading it,
-//! whether and why it is read-only, what journal recovery did, the open inodes.
+//! whether and why it is read-only, what journal recovery did, the open inodes, the
+//! write-back failures.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use irp::{DeviceRef, Status};
 
 use super::backend::{Backend, Mutations};
-use super::fcb::FcbTable;
+use super::fcb::{Fcb, FcbTable};
+use super::write_errors::WriteErrors;
 use super::{Failure, MountOptions};
 use crate::jbd2::ReplayReport;
+use crate::ondisk::inode::Inode;
 
 /// A mounted volume.
 #[doc(alias = "VCB")]
@@ -20,6 +24,7 @@ pub struct Vcb {
     recovery: Option<ReplayReport>,
     options: MountOptions,
     fcbs: FcbTable,
+    errors: Arc<WriteErrors>,
     shut_down: AtomicBool,
 }
 
@@ -36,22 +41,16 @@ impl std::fmt::Debug for Vcb {
 }
 
 impl Vcb {
-    pub(crate) fn new(
-        name: String,
-        lower: DeviceRef,
-        backend: Box<dyn Backend>,
-        read_only: Option<String>,
-        recovery: Option<ReplayReport>,
-        options: MountOptions,
-    ) -> Vcb {
+    pub(crate) fn new(name: String, lower: DeviceRef, mounted: super::Mounted, options: MountOptions) -> Vcb {
         Vcb {
             name,
             lower,
-            backend,
-            read_only,
-            recovery,
+            backend: mounted.backend,
+            read_only: mounted.read_only,
+            recovery: mounted.recovery,
             options,
             fcbs: FcbTable::default(),
+            errors: mounted.errors,
             shut_down: AtomicBool::new(false),
         }
     }
@@ -97,9 +96,58 @@ impl Vcb {
         &self.fcbs
     }
 
+    /// The volume's write-back failures.
+    pub fn write_errors(&self) -> &Arc<WriteErrors> {
+        &self.errors
+    }
+
+    /// The write path, unless the volume is read-only (whether or not it was shut down).
+    fn writable(&self) -> Option<&dyn Mutations> {
+        if self.read_only.is_some() { None } else { self.backend.mutations() }
+    }
+
+    /// The inode of `fcb` as it is now: read again on a read-write mount (every change
+    /// goes through the backend, by whichever handle or name), the FCB's copy updated;
+    /// the copy read at open on a read-only one.
+    pub fn inode_of(&self, fcb: &Fcb) -> Result<Inode, Failure> {
+        if self.writable().is_none() {
+            return Ok(fcb.inode());
+        }
+        let inode = self.backend.read_inode(fcb.ino())?;
+        fcb.state().inode = inode.clone();
+        Ok(inode)
+    }
+
+    /// The FCB of `ino` for one more open (`inode` as the caller read it): a new FCB counts
+    /// an open of the inode in the write path, so it outlives its last name until its last
+    /// close.
+    pub(crate) fn open_fcb(&self, ino: u32, inode: Inode) -> Result<Arc<Fcb>, Failure> {
+        self.fcbs.open(ino, || {
+            if let Some(m) = self.writable() {
+                m.open(ino)?;
+            }
+            Ok(inode)
+        })
+    }
+
+    /// A file object of `fcb` was closed: with its last, the FCB goes and the write path
+    /// counts the inode's close (freeing it if it has no name left).
+    pub(crate) fn close_fcb(&self, fcb: &Fcb) -> Result<(), Failure> {
+        if self.fcbs.close(fcb)
+            && let Some(m) = self.writable()
+        {
+            m.release(fcb.ino())?;
+        }
+        Ok(())
+    }
+
     /// The write path for `what` (a description for the log): refused with
-    /// `STATUS_MEDIA_WRITE_PROTECTED` on a read-only mount, and logged with the reason.
+    /// `STATUS_MEDIA_WRITE_PROTECTED` on a read-only mount, and logged with the reason, and
+    /// with `STATUS_VOLUME_DISMOUNTED` after a shutdown.
     pub fn mutations(&self, what: &str) -> Result<&dyn Mutations, Failure> {
+        if self.is_shut_down() && self.read_only.is_none() {
+            return Err(Failure::new(Status::VOLUME_DISMOUNTED, format!("{what}: the volume was shut down")));
+        }
         let reason = match (&self.read_only, self.backend.mutations()) {
             (None, Some(m)) => return Ok(m),
             (Some(reason), _) => reason.as_str(),

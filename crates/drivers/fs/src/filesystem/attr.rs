@@ -18,7 +18,8 @@ impl Inner {
             && set.gid.is_none()
             && set.atime.is_none()
             && set.mtime.is_none()
-            && set.ctime.is_none();
+            && set.ctime.is_none()
+            && set.crtime.is_none();
         if only_size && set.size.is_some() {
             return self.attr(ino);
         }
@@ -38,6 +39,9 @@ impl Inner {
             }
             if let Some(t) = set.mtime {
                 set_time(&mut i, t, false, true, false);
+            }
+            if let Some(t) = set.crtime {
+                (i.crtime, i.crtime_extra) = t.encode();
             }
             let ctime = set.ctime.unwrap_or_else(|| s.now());
             set_time(&mut i, ctime, false, false, true);

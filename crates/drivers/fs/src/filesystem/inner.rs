@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     /// Set when a commit failed: nothing more is written.
     pub aborted: Option<String>,
     pub next_generation: u32,
+    /// What journal recovery did at mount, if the journal needed it.
+    pub recovery: Option<crate::jbd2::ReplayReport>,
     undo: Option<OpUndo>,
 }
 
@@ -77,6 +79,7 @@ impl Inner {
             opts,
             read_only,
             aborted: None,
+            recovery: None,
             undo: None,
         }
     }

@@ -19,9 +19,10 @@
 //! - file data is in `fileops`, directories in `dirops`, xattrs in `xattrops`.
 
 mod attr;
+mod driver_api;
 pub(crate) mod inner;
 pub(crate) mod inode_io;
-mod mount;
+pub(crate) mod mount;
 mod namei;
 mod orphan;
 mod rename;

@@ -18,6 +18,25 @@ use crate::ondisk::superblock::{SUPERBLOCK_SIZE, Superblock};
 use crate::txn::{Txn, TxnLimits};
 use crate::volume::{Mapping, OpenOptions, Volume};
 
+/// Why an unmounted volume takes no changes.
+pub(crate) const UNMOUNTED: &str = "the volume was unmounted";
+
+/// Why a volume must be mounted read-only, whatever was asked: RO_COMPAT features we do
+/// not know (`access`), no journal (changes are only made through one), no extent feature
+/// (new files are only made extent-mapped). The driver asks this before it mounts.
+pub(crate) fn forced_read_only(sb: &Superblock, access: &Access) -> Option<String> {
+    if let Access::ReadOnly { reason } = access {
+        return Some(reason.clone());
+    }
+    if sb.features.compat & compat::HAS_JOURNAL == 0 {
+        return Some("no journal (changes are only made through a jbd2 journal)".into());
+    }
+    if sb.features.incompat & incompat::EXTENTS == 0 {
+        return Some("no extent feature (new files are only made extent-mapped)".into());
+    }
+    None
+}
+
 /// The journal inode's blocks, as runs on the device.
 pub(crate) fn journal_area(vol: &Volume<&dyn BlockDevice>, ino: u32) -> Result<JournalArea> {
     let inode = vol.read_inode(ino)?;
@@ -59,21 +78,16 @@ impl Inner {
         };
         let sb = vol.superblock().clone();
         let mut read_only = opts.read_only.then(|| "mounted read-only".to_string());
-        if let Access::ReadOnly { reason } = vol.access() {
-            read_only = Some(reason.clone());
+        if let Some(reason) = forced_read_only(&sb, vol.access()) {
+            read_only = Some(reason);
         }
         let has_journal = sb.features.compat & compat::HAS_JOURNAL != 0;
         if has_journal && (sb.journal_inum == 0 || sb.features.incompat & incompat::JOURNAL_DEV != 0) {
             return Err(FsError::NotSupported("an external journal".into()));
         }
         let area = if has_journal { Some(journal_area(&vol, sb.journal_inum)?) } else { None };
-        if !has_journal && read_only.is_none() {
-            read_only = Some("no journal (changes are only made through a jbd2 journal)".into());
-        }
-        if sb.features.incompat & incompat::EXTENTS == 0 && read_only.is_none() {
-            read_only = Some("no extent feature (new files are only made extent-mapped)".into());
-        }
         drop(vol);
+        let mut recovery = None;
         if sb.needs_recovery() {
             let Some(area) = &area else {
                 return Err(FsError::corrupt("superblock", "features", "needs_recovery without a journal"));
@@ -84,6 +98,7 @@ impl Inner {
                 blocks = report.blocks_written,
                 "journal replayed"
             );
+            recovery = Some(report);
         }
         // Read again: the replay may have rewritten the superblock and the descriptors.
         let vol = Volume::open_with(&*dev, vopts)?;
@@ -107,6 +122,7 @@ impl Inner {
         let alloc = Alloc::new(geo, groups, &sb);
         let writable = read_only.is_none();
         let mut inner = Inner::new(geo, sb, txn, alloc, opts, read_only, Vec::new());
+        inner.recovery = recovery;
         if writable {
             let now = inner.now();
             inner.sb.features.incompat |= incompat::RECOVER;
@@ -136,8 +152,9 @@ impl Inner {
     }
 
     /// Unmounts: frees unlinked inodes still open, commits, checkpoints, marks the journal
-    /// empty and the volume clean.
-    pub fn unmount(mut self) -> Result<()> {
+    /// empty and the volume clean. The state stays, read-only ("unmounted"): reads still
+    /// work, changes are refused.
+    pub fn unmount(&mut self) -> Result<()> {
         if self.read_only.is_some() {
             return Ok(());
         }
@@ -153,7 +170,8 @@ impl Inner {
         self.commit()?;
         let mut sb: Superblock = self.sb.clone();
         let geo = self.geo;
-        let dev = self.txn.close()?;
+        self.txn.close()?;
+        let dev = Arc::clone(self.txn.device());
         sb.features.incompat &= !incompat::RECOVER;
         sb.wtime = (self.clock)().secs as u32;
         sb.update_checksum();
@@ -162,8 +180,10 @@ impl Inner {
         let mut image = vec![0u8; geo.bsz()];
         dev.read_at(block * u64::from(geo.bs), &mut image)?;
         image[off..off + SUPERBLOCK_SIZE].copy_from_slice(&sb.encode());
-        dev.write_at(block * u64::from(geo.bs), &image)?;
+        self.txn.write_home(block, image)?;
         dev.flush()?;
+        self.sb = sb;
+        self.read_only = Some(UNMOUNTED.to_owned());
         Ok(())
     }
 }

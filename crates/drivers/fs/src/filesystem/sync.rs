@@ -10,14 +10,21 @@ impl Inner {
     /// Makes `ino`'s data and metadata (or with `datasync`, what reading it back needs)
     /// durable.
     pub fn fsync(&mut self, ino: u32, datasync: bool) -> Result<()> {
+        self.commit_for(ino, datasync)?;
+        self.txn.device().flush()?;
+        Ok(())
+    }
+
+    /// `fsync` without its device flush: commits the running transaction if it holds a
+    /// change to `ino` (with `datasync`, one that matters to reading the data back). The
+    /// driver sends the flush below itself, as the flush request it is answering.
+    pub fn commit_for(&mut self, ino: u32, datasync: bool) -> Result<()> {
         self.read_inode(ino)?;
         let pending = if datasync { self.data_changed.contains(&ino) } else { self.changed.contains(&ino) };
         if pending {
             self.commit()?;
         }
-        self.writable_or_read_only()?;
-        self.txn.device().flush()?;
-        Ok(())
+        self.writable_or_read_only()
     }
 
     /// Commits everything and flushes the device (syncfs, a volume flush).

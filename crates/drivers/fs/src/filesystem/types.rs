@@ -128,6 +128,8 @@ pub struct SetAttr {
     pub mtime: Option<Timestamp>,
     /// Change time (else set to now when anything changes).
     pub ctime: Option<Timestamp>,
+    /// Creation time (`i_crtime`; NT's `CreationTime`).
+    pub crtime: Option<Timestamp>,
 }
 
 /// One `readdir` entry.

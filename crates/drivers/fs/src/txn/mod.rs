@@ -260,13 +260,15 @@ impl Txn {
         Ok(())
     }
 
-    /// Commits, checkpoints and marks the journal empty (unmount).
-    pub fn close(mut self) -> Result<Arc<dyn BlockDevice>> {
+    /// Commits, checkpoints and marks the journal empty (unmount). The journal is closed
+    /// afterwards: nothing more can be committed.
+    pub fn close(&mut self) -> Result<()> {
         self.commit(|| Ok::<(), std::convert::Infallible>(()))?;
         if let Some(j) = self.journal.take() {
             j.close()?;
         }
-        Ok(self.dev)
+        self.cache.checkpointed();
+        Ok(())
     }
 
     /// Writes a clean block home directly (outside the journal): only for the superblock
