@@ -116,9 +116,12 @@ fn fsck_exit(result: anyhow::Result<u8>, out: &mut dyn Write) -> ExitCode {
     }
 }
 
-/// Logs to stderr with the filter in `RUST_LOG`; `warn` when it is unset or invalid.
+/// Logs to stderr with the filter in `RUST_LOG`; `warn` when it is unset or invalid (and
+/// fuser's session at `error`: it warns of a failed unmount at every end of a mount that
+/// `fusermount3 -u` or `umount` already unmounted).
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,fuser::session=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -4,6 +4,8 @@
 //! same image to compare with.
 #![allow(dead_code)]
 
+pub mod tree;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -56,7 +56,7 @@ mod tests {
     use super::*;
 
     /// Every status the I/O manager names that a file system can complete with.
-    const STATUSES: [Status; 36] = [
+    const STATUSES: [Status; 38] = [
         Status::UNSUCCESSFUL,
         Status::INVALID_DEVICE_REQUEST,
         Status::INVALID_PARAMETER,
@@ -93,6 +93,8 @@ mod tests {
         Status::NOT_A_REPARSE_POINT,
         Status::REPARSE_POINT_NOT_RESOLVED,
         Status::NONEXISTENT_EA_ENTRY,
+        Status::TOO_MANY_LINKS,
+        Status::DELETE_PENDING,
     ];
 
     #[test]
@@ -119,6 +121,8 @@ mod tests {
             (Status::INVALID_PARAMETER, libc::EINVAL),
             (Status::NOT_SUPPORTED, libc::EOPNOTSUPP),
             (Status::VOLUME_DISMOUNTED, libc::ENODEV),
+            (Status::TOO_MANY_LINKS, libc::EMLINK),
+            (Status::DELETE_PENDING, libc::ENOENT),
         ];
         for (status, want) in table {
             assert_eq!(of(status).code(), want, "{status}");

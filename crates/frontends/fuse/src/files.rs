@@ -1,6 +1,6 @@
 //! File data: `open` (`IRP_MJ_CREATE` by inode number, `O_TRUNC` as `FILE_OVERWRITE`),
 //! `read` and `write` (`IRP_MJ_READ` / `IRP_MJ_WRITE` on the open's handle), `flush` (the
-//! open's deferred write errors; no IRP), `release` (cleanup and close), `fsync`
+//! open's deferred write errors: a `FILE_DATA_ONLY` flush, which syncs nothing), `release` (cleanup and close), `fsync`
 //! (`IRP_MJ_FLUSH_BUFFERS` on the open's handle; `FILE_DATA_SYNC_ONLY` for fdatasync),
 //! `fallocate` and `lseek(SEEK_DATA/SEEK_HOLE)` (file-system controls), `copy_file_range`
 //! (reads and writes).
@@ -74,13 +74,23 @@ impl IrpFs {
         }
     }
 
-    /// `flush` (every `close(2)` of a descriptor): no IRP — the data was written when the
-    /// writes were answered; the open's deferred write error, if any, is reported.
+    /// `flush` (every `close(2)` of a descriptor): nothing is made durable (POSIX `close`
+    /// does not); the open's deferred write errors are reported — a writeback write the
+    /// front end saw fail, and, for an open that may write, a write-back failure below the
+    /// file system this handle has not seen (a `FILE_DATA_ONLY` flush: the driver writes
+    /// nothing for it, file data being below already, and answers the handle's unseen
+    /// error).
     pub(crate) fn flush_open(&self, fh: FileHandle) -> Result<(), Errno> {
         let open = self.open_of(fh)?;
-        match open.take_deferred() {
-            Some(status) => Err(errno::errno(status, Op::Sync)),
-            None => Ok(()),
+        if let Some(status) = open.take_deferred() {
+            return Err(errno::errno(status, Op::Sync));
+        }
+        if self.read_only || !open.handle.access().can_write() {
+            return Ok(());
+        }
+        match open.handle.flush_buffers_ex(FlushFlags::FileDataOnly) {
+            Ok(()) => Ok(()),
+            Err(s) => s.counted_for(MajorFunction::FlushBuffers).ok().map_err(|s| errno::errno(s, Op::Sync)),
         }
     }
 

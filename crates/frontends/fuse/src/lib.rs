@@ -13,12 +13,12 @@
 //! | `create`, `mkdir`, `mknod` | `IRP_MJ_CREATE` of the path: `FILE_OPEN_IF` / `FILE_CREATE` (`O_EXCL`) / `FILE_OVERWRITE_IF` (`O_TRUNC`), `FILE_DIRECTORY_FILE`; devices, FIFOs, sockets: the `MakeNode` control |
 //! | `symlink` | the `CreateSymlink` control on the directory (`FSCTL_SET_REPARSE_POINT`) |
 //! | `link`, `rename` | `FileLinkInformation`, `FileRenameInformation` (`RENAME_NOREPLACE`: not `ReplaceIfExists`; `RENAME_EXCHANGE`, `RENAME_WHITEOUT`: `EINVAL`) |
-//! | `unlink`, `rmdir` | create for `DELETE`, `FileDispositionInformation`, close (the cleanup deletes) |
+//! | `unlink`, `rmdir` | create for `DELETE`, `FileDispositionInformationEx` (POSIX semantics), close (the cleanup deletes the name) |
 //! | `read`, `write` | `IRP_MJ_READ`, `IRP_MJ_WRITE` on the open's handle |
 //! | `readdir`, `readdirplus` | `IRP_MJ_DIRECTORY_CONTROL` queries resuming after the kernel's offset (`SL_INDEX_SPECIFIED`); plus: the stat class of each entry |
 //! | `fsync` / `fsync(datasync)` | `IRP_MJ_FLUSH_BUFFERS` on the open's handle / with `FILE_DATA_SYNC_ONLY` |
 //! | `fsyncdir` | `IRP_MJ_FLUSH_BUFFERS` on the directory (the volume, while the driver grants directories no write access) |
-//! | `flush` (every `close`) | no IRP: the open's deferred write error, if any |
+//! | `flush` (every `close`) | the open's deferred write errors: `IRP_MJ_FLUSH_BUFFERS` with `FILE_DATA_ONLY` (nothing is synced) |
 //! | `release`, `releasedir` | `IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE` |
 //! | `statfs` | `IRP_MJ_QUERY_VOLUME_INFORMATION` |
 //! | `fallocate`, `lseek(SEEK_DATA/HOLE)` | the `Allocate` and `Seek` controls |

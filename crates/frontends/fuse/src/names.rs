@@ -164,7 +164,8 @@ impl IrpFs {
     }
 
     /// `unlink` and `rmdir`: opens the entry (not what a symbolic link points to) for
-    /// `DELETE`, marks it for deletion and closes it; the close's cleanup removes it.
+    /// `DELETE`, marks it for deletion with POSIX semantics and closes it: the close's cleanup
+    /// removes the name, while other opens of the file keep using it until they close.
     pub(crate) fn remove(
         &self,
         req: &Request,
@@ -178,7 +179,7 @@ impl IrpFs {
             .options(kind | CreateOptions::OPEN_REPARSE_POINT)
             .credentials(credentials(req));
         let result = self.create(&request).and_then(|h| {
-            h.set_delete_disposition(true)?;
+            h.set_posix_delete()?;
             h.close()
         });
         result.map_err(errno::of)?;
