@@ -84,22 +84,54 @@ pub fn tree(root: &Path, sizes_of_dirs: bool) -> BTreeMap<String, View> {
     out
 }
 
-/// The differences between two trees (paths missing on either side, and paths whose views
-/// differ), empty when they are the same.
+/// The differences between two trees (paths missing on either side, and for paths in
+/// both the fields that differ), empty when they are the same.
 pub fn differences(a: &BTreeMap<String, View>, b: &BTreeMap<String, View>) -> Vec<String> {
     let mut out = Vec::new();
     for (path, va) in a {
-        match b.get(path) {
-            None => out.push(format!("{path:?}: only in the first")),
-            Some(vb) if vb != va => {
-                let mut va = va.clone();
-                let mut vb = vb.clone();
-                // Do not print whole files.
-                let data = va.data.take() != vb.data.take();
-                let rest = if va == vb { String::new() } else { format!(" {va:?} != {vb:?}") };
-                out.push(format!("{path:?}:{}{rest}", if data { " contents differ" } else { "" }));
+        let Some(vb) = b.get(path) else {
+            out.push(format!("{path:?}: only in the first"));
+            continue;
+        };
+        let mut fields = Vec::new();
+        let mut field = |name: &str, differs: bool, shown: String| {
+            if differs {
+                fields.push(format!("{name} {shown}"));
             }
-            Some(_) => {}
+        };
+        field("kind", va.kind != vb.kind, format!("{:o} != {:o}", va.kind, vb.kind));
+        field("perm", va.perm != vb.perm, format!("{:o} != {:o}", va.perm, vb.perm));
+        field(
+            "owner",
+            (va.uid, va.gid) != (vb.uid, vb.gid),
+            format!("{}:{} != {}:{}", va.uid, va.gid, vb.uid, vb.gid),
+        );
+        field("size", va.size != vb.size, format!("{:?} != {:?}", va.size, vb.size));
+        field("nlink", va.nlink != vb.nlink, format!("{:?} != {:?}", va.nlink, vb.nlink));
+        field("rdev", va.rdev != vb.rdev, format!("{} != {}", va.rdev, vb.rdev));
+        field("contents", va.data != vb.data, String::new());
+        field("target", va.target != vb.target, format!("{:?} != {:?}", va.target, vb.target));
+        if let (Some(na), Some(nb)) = (&va.names, &vb.names) {
+            let only_a: Vec<String> =
+                na.difference(nb).map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+            let only_b: Vec<String> =
+                nb.difference(na).map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+            field(
+                "entries",
+                na != nb,
+                format!("only in the first {only_a:?}, only in the second {only_b:?}"),
+            );
+        }
+        let names = |x: &BTreeMap<Vec<u8>, Vec<u8>>| {
+            x.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect::<Vec<_>>()
+        };
+        field(
+            "xattrs",
+            va.xattrs != vb.xattrs,
+            format!("{:?} != {:?}", names(&va.xattrs), names(&vb.xattrs)),
+        );
+        if !fields.is_empty() {
+            out.push(format!("{path:?}: {}", fields.join("; ")));
         }
     }
     out.extend(b.keys().filter(|p| !a.contains_key(*p)).map(|p| format!("{p:?}: only in the second")));

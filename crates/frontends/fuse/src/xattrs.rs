@@ -1,6 +1,7 @@
 //! Extended attributes: `getxattr`, `listxattr` (`IRP_MJ_QUERY_EA`'s controls), `setxattr`,
 //! `removexattr` (`IRP_MJ_SET_EA`'s), on a handle opened as the caller (the file system
 //! checks `user.` attributes against the mode bits and keeps `trusted.` ones for root).
+//! POSIX ACLs are not supported (`EOPNOTSUPP`, as a file system mounted `noacl`).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -12,6 +13,16 @@ use irp::{Access, Handle};
 use crate::caller::credentials;
 use crate::errno;
 use crate::filesystem::IrpFs;
+
+/// The POSIX ACL attributes (`system.posix_acl_access`, `system.posix_acl_default`). The
+/// mount does not ask the kernel for ACL semantics (`FUSE_POSIX_ACL`), so the kernel passes
+/// these on as plain attributes; storing them so would neither change the mode as an ACL
+/// does (`cp -a` sets one to restore a file's mode) nor be in ext4's on-disk ACL format the
+/// kernel reads. They answer `EOPNOTSUPP` ("no ACLs here": programs fall back to the mode
+/// bits) and are left out of listings.
+fn is_posix_acl(name: &[u8]) -> bool {
+    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
+}
 
 /// What an xattr request answers: the size it would take (`size` 0 asked for it) or the
 /// bytes.
@@ -67,7 +78,9 @@ impl IrpFs {
     /// `listxattr`.
     pub(crate) fn list_xattrs(&self, req: &Request, node: INodeNo, size: u32) -> Result<XattrReply, Errno> {
         let h = self.xattr_handle(req, node, Access::READ_EA)?;
-        sized(name_list(&h.list_xattrs().map_err(errno::of)?), size)
+        let names: Vec<Vec<u8>> =
+            h.list_xattrs().map_err(errno::of)?.into_iter().filter(|n| !is_posix_acl(n)).collect();
+        sized(name_list(&names), size)
     }
 
     /// `setxattr` (`XATTR_CREATE`, `XATTR_REPLACE`).
@@ -83,6 +96,9 @@ impl IrpFs {
         if position != 0 {
             return Err(Errno::EINVAL);
         }
+        if is_posix_acl(name.as_bytes()) {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let mode = match flags {
             0 => XattrSetMode::Either,
             libc::XATTR_CREATE => XattrSetMode::Create,
@@ -95,6 +111,9 @@ impl IrpFs {
 
     /// `removexattr`.
     pub(crate) fn remove_xattr(&self, req: &Request, node: INodeNo, name: &OsStr) -> Result<(), Errno> {
+        if is_posix_acl(name.as_bytes()) {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let h = self.xattr_handle(req, node, Access::WRITE_EA)?;
         h.remove_xattr(name.as_bytes()).map_err(errno::of)
     }
@@ -111,5 +130,7 @@ mod tests {
         assert_eq!(sized(b"abc".to_vec(), 3), Ok(XattrReply::Data(b"abc".to_vec())));
         assert_eq!(name_list(&[b"user.a".to_vec(), b"user.bb".to_vec()]), b"user.a\0user.bb\0");
         assert_eq!(name_list(&[]), b"");
+        assert!(is_posix_acl(b"system.posix_acl_access") && is_posix_acl(b"system.posix_acl_default"));
+        assert!(!is_posix_acl(b"system.posix_acl") && !is_posix_acl(b"user.posix_acl_access"));
     }
 }
