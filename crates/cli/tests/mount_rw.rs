@@ -11,7 +11,7 @@ use std::ffi::CString;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 
@@ -42,6 +42,11 @@ fn renameat2(from: &Path, to: &Path, flags: u32) -> i32 {
         )
     };
     if rc == 0 { 0 } else { std::io::Error::last_os_error().raw_os_error().unwrap() }
+}
+
+fn fallocate(f: &std::fs::File, mode: i32, offset: i64, len: i64) -> i32 {
+    // SAFETY: the descriptor of an open file.
+    unsafe { libc::fallocate(f.as_raw_fd(), mode, offset, len) }
 }
 
 fn lseek(f: &std::fs::File, off: i64, whence: i32) -> i64 {
@@ -136,7 +141,13 @@ fn namespace_calls_and_their_errors() {
     assert_eq!((null.mode() & 0o170000, null.rdev()), (0o020000, libc::makedev(1, 3)));
 
     // An unlinked file stays readable and writable through its open descriptor.
-    let mut open = std::fs::OpenOptions::new().read(true).write(true).create(true).open(p("gone")).unwrap();
+    let mut open = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(p("gone"))
+        .unwrap();
     open.write_all(b"still here").unwrap();
     std::fs::remove_file(p("gone")).unwrap();
     assert!(!p("gone").exists());
@@ -199,24 +210,18 @@ fn data_calls_allocation_and_a_full_volume() {
     assert_eq!(std::fs::read(p("f")).unwrap(), b"short+more");
 
     // fallocate, hole punching and what SEEK_DATA / SEEK_HOLE say.
-    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).open(p("holes")).unwrap();
-    // SAFETY: the descriptor of an open file.
-    assert_eq!(
-        unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, 1 << 20) },
-        0,
-        "{}",
-        std::io::Error::last_os_error()
-    );
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(p("holes"))
+        .unwrap();
+    assert_eq!(fallocate(&f, 0, 0, 1 << 20), 0, "{}", std::io::Error::last_os_error());
     assert_eq!(f.metadata().unwrap().len(), 1 << 20);
     (&f).write_all(&pattern(2, 1 << 20)).unwrap();
     let punch = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-    // SAFETY: as above.
-    assert_eq!(
-        unsafe { libc::fallocate(f.as_raw_fd(), punch, 4096, 8192) },
-        0,
-        "{}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(fallocate(&f, punch, 4096, 8192), 0, "{}", std::io::Error::last_os_error());
     assert_eq!(lseek(&f, 0, libc::SEEK_HOLE), 4096);
     assert_eq!(lseek(&f, 4096, libc::SEEK_DATA), 12288);
     let mut want = pattern(2, 1 << 20);
@@ -250,7 +255,7 @@ fn data_calls_allocation_and_a_full_volume() {
 
     // A full volume: ENOSPC, and the file system is still usable after.
     let mut big =
-        std::fs::OpenOptions::new().write(true).create(true).custom_flags(0).open(p("filler")).unwrap();
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(p("filler")).unwrap();
     let chunk = vec![0x5au8; 1 << 20];
     let full = loop {
         if let Err(e) = big.write_all(&chunk) {

@@ -73,7 +73,10 @@ const DURATIONS: &[&str] = &[
 const INTEGERS: &[&str] =
     &["0", "1", "2", "3", "256", "257", "4096", "4097", "32768", "18446744073709551615", "0x10", "-1", "x"];
 const BOOLS: &[&str] = &["true", "false", "on", "maybe", "1", ""];
-const PATHS: &[&str] = &["a.img", "b.img", "sub/c.img", "", "trigger", "stats.json", "/dev/null"];
+// An absolute path outside the test's directory that nothing can be created in: not a
+// device such as /dev/null, which `stats(file=...)` would replace with a regular file (it
+// writes its report to a temporary file renamed over the path) when the tests run as root.
+const PATHS: &[&str] = &["a.img", "b.img", "sub/c.img", "", "trigger", "stats.json", "/proc/irpstack-none/x"];
 const TEXTS: &[&str] = &[
     "nbd+unix:///?socket=missing.sock",
     "nbd://127.0.0.1:1/",

@@ -56,12 +56,12 @@ impl IrpFs {
         parent: INodeNo,
         name: &OsStr,
     ) -> Result<FileAttr, Errno> {
-        let (dir, path) = self.entry_path(parent, name)?;
-        let request = CreateRequest::open(path, Access::READ_ATTRIBUTES)
+        let entry = self.entry_path(parent, name)?;
+        let request = CreateRequest::open(entry.path.clone(), Access::READ_ATTRIBUTES)
             .options(CreateOptions::OPEN_REPARSE_POINT)
             .credentials(credentials(req));
         let st = self.create(&request).and_then(|h| h.query_stat()).map_err(errno::of)?;
-        Ok(self.hand_out(&st, dir, name.as_bytes()))
+        Ok(self.hand_out(&st, entry.dir, name.as_bytes()))
     }
 
     /// `forget`: the kernel dropped `n` lookups of `node`.

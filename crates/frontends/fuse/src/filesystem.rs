@@ -5,7 +5,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use fuser::{Errno, INodeNo};
@@ -46,6 +46,20 @@ pub struct IrpFs {
     pub(crate) nodes: Nodes,
     pub(crate) opens: Opens,
     pub(crate) options: FsOptions,
+    /// Held (shared) from working out an entry's path to the open that uses it, and
+    /// exclusively by a rename: a directory renamed meanwhile would make the path name
+    /// nothing, or something else.
+    names: RwLock<()>,
+}
+
+/// The path of an entry of a directory, valid while it is held (no rename meanwhile).
+#[derive(Debug)]
+pub(crate) struct EntryPath<'a> {
+    /// The directory's inode number.
+    pub dir: u64,
+    /// The entry's path from the root.
+    pub path: String,
+    _names: RwLockReadGuard<'a, ()>,
 }
 
 /// The status an I/O manager error stands for.
@@ -84,6 +98,7 @@ impl IrpFs {
             nodes: Nodes::new(),
             opens: Opens::default(),
             options,
+            names: RwLock::new(()),
         })
     }
 
@@ -170,8 +185,21 @@ impl IrpFs {
         ino_of(node).ok_or(Errno::ESTALE)
     }
 
-    /// The path of `name` in directory node `parent`, with the parent's inode number.
-    pub(crate) fn entry_path(&self, parent: INodeNo, name: &OsStr) -> Result<(u64, String), Errno> {
+    /// The path of `name` in directory node `parent`, with the parent's inode number; no
+    /// rename happens while it is held.
+    pub(crate) fn entry_path(&self, parent: INodeNo, name: &OsStr) -> Result<EntryPath<'_>, Errno> {
+        let guard = self.names.read().unwrap_or_else(PoisonError::into_inner);
+        let (dir, path) = self.path_in(parent, name)?;
+        Ok(EntryPath { dir, path, _names: guard })
+    }
+
+    /// Excludes every path's use while a rename runs.
+    pub(crate) fn renaming(&self) -> RwLockWriteGuard<'_, ()> {
+        self.names.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The path of `name` in directory node `parent` (the caller excludes renames).
+    pub(crate) fn path_in(&self, parent: INodeNo, name: &OsStr) -> Result<(u64, String), Errno> {
         let dir = self.ino(parent)?;
         let name = std::str::from_utf8(name.as_bytes()).map_err(|_| Errno::EILSEQ)?;
         let mut path = self.dir_path(dir)?;

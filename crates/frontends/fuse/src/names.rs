@@ -57,8 +57,9 @@ impl IrpFs {
         umask: u32,
         flags: i32,
     ) -> Result<(FileAttr, u64), Errno> {
-        let (dir, path) = self.entry_path(parent, name)?;
-        let request = CreateRequest::open(path, access_of(flags, self.options.writeback_cache))
+        let entry = self.entry_path(parent, name)?;
+        let dir = entry.dir;
+        let request = CreateRequest::open(entry.path.clone(), access_of(flags, self.options.writeback_cache))
             .disposition(create_disposition(flags))
             .options(CreateOptions::NON_DIRECTORY_FILE)
             .mode(mode & !umask & 0o7777)
@@ -79,8 +80,9 @@ impl IrpFs {
         mode: u32,
         umask: u32,
     ) -> Result<FileAttr, Errno> {
-        let (dir, path) = self.entry_path(parent, name)?;
-        let request = CreateRequest::open(path, Access::READ_ATTRIBUTES)
+        let entry = self.entry_path(parent, name)?;
+        let dir = entry.dir;
+        let request = CreateRequest::open(entry.path.clone(), Access::READ_ATTRIBUTES)
             .disposition(CreateDisposition::Create)
             .options(CreateOptions::DIRECTORY_FILE)
             .mode(mode & !umask & 0o7777)
@@ -113,8 +115,8 @@ impl IrpFs {
         let perm = mode & !umask & 0o7777;
         match kind {
             FileKind::Regular => {
-                let (_, path) = self.entry_path(parent, name)?;
-                let request = CreateRequest::open(path, Access::READ_ATTRIBUTES)
+                let entry = self.entry_path(parent, name)?;
+                let request = CreateRequest::open(entry.path.clone(), Access::READ_ATTRIBUTES)
                     .disposition(CreateDisposition::Create)
                     .options(CreateOptions::NON_DIRECTORY_FILE)
                     .mode(perm)
@@ -154,11 +156,13 @@ impl IrpFs {
         new_name: &OsStr,
     ) -> Result<FileAttr, Errno> {
         let ino = self.ino(node)?;
-        let (_, target) = self.entry_path(new_parent, new_name)?;
         let h = self
             .open_ino(ino, Access::READ_ATTRIBUTES, CreateOptions::NONE, credentials(req))
             .map_err(errno::of)?;
-        h.link(&target, false).map_err(errno::of)?;
+        {
+            let target = self.entry_path(new_parent, new_name)?;
+            h.link(&target.path, false).map_err(errno::of)?;
+        }
         drop(h);
         self.entry_after(req, new_parent, new_name)
     }
@@ -173,9 +177,10 @@ impl IrpFs {
         name: &OsStr,
         dir: bool,
     ) -> Result<(), Errno> {
-        let (parent_ino, path) = self.entry_path(parent, name)?;
+        let entry = self.entry_path(parent, name)?;
+        let parent_ino = entry.dir;
         let kind = if dir { CreateOptions::DIRECTORY_FILE } else { CreateOptions::NON_DIRECTORY_FILE };
-        let request = CreateRequest::open(path, Access::DELETE)
+        let request = CreateRequest::open(entry.path.clone(), Access::DELETE)
             .options(kind | CreateOptions::OPEN_REPARSE_POINT)
             .credentials(credentials(req));
         let result = self.create(&request).and_then(|h| {
@@ -204,8 +209,9 @@ impl IrpFs {
             return Err(Errno::EINVAL);
         }
         let replace = !flags.contains(RenameFlags::RENAME_NOREPLACE);
-        let (from_dir, from_path) = self.entry_path(from.0, from.1)?;
-        let (to_dir, to_path) = self.entry_path(to.0, to.1)?;
+        let _renaming = self.renaming();
+        let (from_dir, from_path) = self.path_in(from.0, from.1)?;
+        let (to_dir, to_path) = self.path_in(to.0, to.1)?;
         let request = CreateRequest::open(from_path, Access::DELETE)
             .options(CreateOptions::OPEN_REPARSE_POINT)
             .credentials(credentials(req));
