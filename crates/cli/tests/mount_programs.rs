@@ -39,18 +39,23 @@ impl Volume {
         FuseMount::foreground(&self.mnt, &format!("file(path={})", self.img.display()), &[])
     }
 
-    /// Unmounts; the image must be clean and the kernel must read what `expect` says the
-    /// mount holds (relative to the mount's root), when given.
-    fn unmount(&self, m: FuseMount, expect: Option<&Path>) {
+    /// Unmounts; the image must be clean and the kernel must read the tree the mount showed.
+    fn unmount(&self, m: FuseMount) {
+        self.unmount_comparing(m, true);
+    }
+
+    /// Unmounts; the image must be clean, and with `compare` the kernel must read the tree
+    /// the mount showed.
+    fn unmount_comparing(&self, m: FuseMount, compare: bool) {
+        let seen = compare.then(|| tree(&m.mnt, true));
         let status = m.unmount();
         assert!(status.is_some_and(|s| s.success()), "the mount's process: {status:?}");
         let (code, report) = e2fsck(&self.img);
         assert_eq!(code, 0, "e2fsck -fn after the unmount: {report}");
-        let Some(expect) = expect else { return };
+        let Some(seen) = seen else { return };
         match KernelMount::new(&self.img, &self.dir.path().join("kernel")) {
             Ok(k) => {
-                let rel = expect.file_name().unwrap();
-                let diff = differences(&tree(expect, false), &tree(&k.mnt.join(rel), false));
+                let diff = differences(&seen, &tree(&k.mnt, true));
                 assert!(diff.is_empty(), "the kernel reads another tree:\n{}", diff.join("\n"));
             }
             Err(reason) => irp::testing::skip(reason),
@@ -104,14 +109,14 @@ fn coreutils_on_ten_thousand_files_survive_a_remount() {
     let diff = differences(&expect_src, &tree(&m.path("src"), false));
     assert!(diff.is_empty(), "the mount differs from the host:\n{}", diff[..diff.len().min(20)].join("\n"));
     assert_eq!(tree(&host.join("tarred"), false), tree(&m.path("tarred"), false));
-    v.unmount(m, Some(&src));
+    v.unmount(m);
 
     let m = v.mount();
     let diff = differences(&expect_src, &tree(&m.path("src"), false));
     assert!(diff.is_empty(), "after the remount:\n{}", diff[..diff.len().min(20)].join("\n"));
     sh(&m.mnt, "rm -r src tarred");
     assert_eq!(std::fs::read_dir(&m.mnt).unwrap().count(), 1, "only lost+found is left");
-    v.unmount(m, None);
+    v.unmount(m);
 }
 
 const SQL_ROWS: usize = 300;
@@ -166,10 +171,10 @@ fn sqlite_in_wal_and_rollback_journal_modes() {
         }
     };
     check(&m);
-    v.unmount(m, None);
+    v.unmount(m);
     let m = v.mount();
     check(&m);
-    v.unmount(m, None);
+    v.unmount(m);
 }
 
 #[test]
@@ -195,14 +200,14 @@ fn git_init_add_commit_and_fsck() {
     std::fs::write(repo.join("dir1/file1.txt"), b"changed\n").unwrap();
     std::fs::remove_file(repo.join("dir2/file2.txt")).unwrap();
     sh(&repo, &format!("{git} commit -qam second && {git} gc -q && git fsck --full --strict"));
-    v.unmount(m, None);
+    v.unmount(m);
     let m = v.mount();
     let repo = m.path("repo");
     sh(&repo, "git fsck --full --strict");
     assert_eq!(sh(&repo, "git rev-list --count HEAD").trim(), "2");
     assert_eq!(sh(&repo, "git status --porcelain"), "");
     assert_eq!(std::fs::read(repo.join("dir1/file1.txt")).unwrap(), b"changed\n");
-    v.unmount(m, None);
+    v.unmount(m);
 }
 
 #[test]
@@ -249,10 +254,10 @@ fn a_four_gib_sparse_file_written_at_both_ends() {
         f.sync_all().unwrap();
     }
     check(&m.mnt);
-    v.unmount(m, None);
+    v.unmount_comparing(m, false); // check() is the comparison: the kernel's below
     let m = v.mount();
     check(&m.mnt);
-    v.unmount(m, None);
+    v.unmount_comparing(m, false); // check() is the comparison: the kernel's below
     match KernelMount::new(&v.img, &v.dir.path().join("kernel")) {
         Ok(k) => check(&k.mnt),
         Err(reason) => irp::testing::skip(reason),
@@ -334,8 +339,8 @@ fn processes_writing_and_fsyncing_at_once_lose_nothing_and_finish() {
         }
     };
     check(&m.mnt);
-    v.unmount(m, None);
+    v.unmount(m);
     let m = v.mount();
     check(&m.mnt);
-    v.unmount(m, None);
+    v.unmount(m);
 }

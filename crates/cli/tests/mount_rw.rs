@@ -2,8 +2,11 @@
 //! `RENAME_NOREPLACE`; `RENAME_EXCHANGE` refused), links, removal of open files, times,
 //! modes, owners (`EPERM` for another user's file), xattrs, `fallocate` and hole punching
 //! against `SEEK_DATA`/`SEEK_HOLE`, `copy_file_range` inside the mount, `O_TRUNC`/`O_EXCL`/
-//! `O_APPEND`, a full volume (`ENOSPC`), and every fsync flavour. After the unmount the image
-//! is clean (`e2fsck -fn`) and the kernel's ext4 reads the same tree.
+//! `O_APPEND`, a full volume (`ENOSPC`), and every fsync flavour; a flush failing below the
+//! file system fails `fsync` and reaches every other writable open once, at its `close`; a
+//! `writeback_cache` mount keeps small writes, appends, truncations and shared-mapping
+//! writes. After the unmount the image is clean (`e2fsck -fn`) and the kernel's ext4 reads
+//! the same tree.
 
 mod mount_support;
 
@@ -11,6 +14,7 @@ use std::ffi::CString;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
@@ -267,5 +271,134 @@ fn data_calls_allocation_and_a_full_volume() {
     std::fs::remove_file(p("filler")).unwrap();
     std::fs::write(p("after"), b"room again").unwrap();
 
+    unmount_and_compare(m, &img, dir.path());
+}
+
+/// Closes `f` and returns what `close(2)` said (std's drop ignores it).
+fn close_errno(f: std::fs::File) -> i32 {
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(f);
+    // SAFETY: `fd` was just taken out of its File: closed here once.
+    errno_of_rc(unsafe { libc::close(fd) })
+}
+
+fn errno_of_rc(rc: i32) -> i32 {
+    if rc == 0 { 0 } else { std::io::Error::last_os_error().raw_os_error().unwrap_or(-1) }
+}
+
+#[test]
+fn a_flush_failing_below_fails_fsync_and_reaches_every_open_once() {
+    if let Some(reason) = fuse_missing() {
+        return irp::testing::skip(reason);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = empty_image(dir.path(), "32M");
+    let trigger = dir.path().join("fail-flushes");
+    let spec = format!(
+        "fs / fault(op=flush,error=EIO,trigger={}) / file(path={})",
+        trigger.display(),
+        img.display()
+    );
+    let m = FuseMount::foreground(&dir.path().join("mnt"), &spec, &[]);
+    let a = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(m.path("f")).unwrap();
+    let b = std::fs::OpenOptions::new().write(true).open(m.path("f")).unwrap();
+    let later_reader = std::fs::File::open(m.path("f")).unwrap();
+    (&a).write_all(b"data").unwrap();
+    std::fs::write(&trigger, b"").unwrap();
+    assert_eq!(errno(a.sync_all()), libc::EIO, "fsync while the device's flush fails");
+    std::fs::remove_file(&trigger).unwrap();
+    // The other open that may write learns of it at its close (flush), once; the one that
+    // saw it in fsync does not see it again; a read-only open is not told.
+    assert_eq!(close_errno(b), libc::EIO, "close of another writer after the failed write-back");
+    assert_eq!(close_errno(a), 0, "close of the open that saw the failure");
+    assert_eq!(close_errno(later_reader), 0);
+    // The file system stopped taking changes when its commit failed (as ext4 aborts its
+    // journal): a later fsync fails too — durability is never claimed again — and the
+    // unmount's shutdown says the volume may not be clean; what reached the image is.
+    let c = std::fs::OpenOptions::new().write(true).open(m.path("f")).unwrap();
+    assert_eq!(errno(c.sync_all()), libc::EIO, "fsync after the journal stopped");
+    drop(c);
+    let status = m.unmount();
+    assert!(status.is_some_and(|s| !s.success()), "the shutdown of a stopped journal succeeded");
+    let (code, report) = e2fsck(&img);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn a_writeback_cache_mount_keeps_every_write() {
+    if let Some(reason) = fuse_missing() {
+        return irp::testing::skip(reason);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = empty_image(dir.path(), "64M");
+    let spec = format!("file(path={})", img.display());
+    let mnt = dir.path().join("mnt");
+    let m = FuseMount::foreground(&mnt, &spec, &["-o", "writeback_cache"]);
+    // Small writes the kernel merges, a file opened write-only (the kernel reads its pages),
+    // an append, a truncation, and a shared mapping written through.
+    let mut want = Vec::new();
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(m.path("small"))
+            .unwrap();
+        for i in 0..2000u32 {
+            let piece = format!("{i:05} ");
+            f.write_all(piece.as_bytes()).unwrap();
+            want.extend_from_slice(piece.as_bytes());
+        }
+        f.write_all_at(b"XY", 3).unwrap();
+        want[3..5].copy_from_slice(b"XY");
+        f.sync_all().unwrap();
+    }
+    {
+        let mut f = std::fs::OpenOptions::new().append(true).open(m.path("small")).unwrap();
+        f.write_all(b"tail").unwrap();
+        want.extend_from_slice(b"tail");
+    }
+    std::fs::write(m.path("cut"), pattern(4, 100_000)).unwrap();
+    std::fs::OpenOptions::new().write(true).open(m.path("cut")).unwrap().set_len(5000).unwrap();
+    {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(m.path("mapped"))
+            .unwrap();
+        f.set_len(8192).unwrap();
+        // SAFETY: a fresh shared mapping of 8192 bytes of an open file, unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
+        // SAFETY: the mapping is 8192 writable bytes until munmap.
+        unsafe {
+            std::slice::from_raw_parts_mut(p.cast::<u8>(), 8192).copy_from_slice(&pattern(5, 8192));
+            assert_eq!(libc::msync(p, 8192, libc::MS_SYNC), 0);
+            libc::munmap(p, 8192);
+        }
+        f.sync_all().unwrap();
+    }
+    let check = |root: &Path| {
+        assert!(std::fs::read(root.join("small")).unwrap() == want, "small writes");
+        assert!(std::fs::read(root.join("cut")).unwrap() == pattern(4, 100_000)[..5000], "truncation");
+        assert!(std::fs::read(root.join("mapped")).unwrap() == pattern(5, 8192), "shared mapping");
+    };
+    check(&m.mnt);
+    let status = m.unmount();
+    assert!(status.is_some_and(|s| s.success()));
+    let (code, report) = e2fsck(&img);
+    assert_eq!(code, 0, "{report}");
+    let m = FuseMount::foreground(&mnt, &spec, &[]);
+    check(&m.mnt);
     unmount_and_compare(m, &img, dir.path());
 }

@@ -44,6 +44,32 @@ pub fn xattrs_of(p: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     out
 }
 
+/// A file's bytes, or for one over 1 MiB its length and a digest of them (read a piece at a
+/// time: a large sparse file is not held in memory).
+fn contents(p: &Path, len: u64) -> Vec<u8> {
+    use std::hash::Hasher;
+    use std::io::Read;
+    if len <= 1 << 20 {
+        return std::fs::read(p).unwrap();
+    }
+    let mut f = std::fs::File::open(p).unwrap();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.write(&buf[..n]);
+        total += n as u64;
+    }
+    let mut out = b"digest:".to_vec();
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&h.finish().to_le_bytes());
+    out
+}
+
 /// Every path under `root` ("" is the root), read through the file system.
 pub fn tree(root: &Path, sizes_of_dirs: bool) -> BTreeMap<String, View> {
     let mut out = BTreeMap::new();
@@ -66,7 +92,7 @@ pub fn tree(root: &Path, sizes_of_dirs: bool) -> BTreeMap<String, View> {
             xattrs: xattrs_of(&p),
         };
         if ft.is_file() {
-            v.data = Some(std::fs::read(&p).unwrap());
+            v.data = Some(contents(&p, m.len()));
         } else if ft.is_symlink() {
             v.target = Some(std::fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec());
         } else if ft.is_dir() {
