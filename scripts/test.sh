@@ -103,6 +103,11 @@ aarch64_probe() { # $1 = clippy|build
     return 1
 }
 
+# cargo caches what rustc printed about a target in <target>/.rustc_info.json; a cached
+# failed probe (seen here, its input text garbled) fails every later build for that target
+# until the file is gone. It is only a cache: start the cross steps without it.
+rm -f "${CARGO_TARGET_DIR:-target}/.rustc_info.json"
+
 if ! rustup target list --installed | grep -q aarch64-unknown-linux-gnu; then
     echo "SKIP: scripts/test.sh clippy-aarch64: the aarch64-unknown-linux-gnu target could not be installed" >>"$SKIP_LOG"
 elif ! aarch64_probe clippy; then

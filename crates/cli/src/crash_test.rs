@@ -4,6 +4,8 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+use crate::crash_test_fs::FsModeArgs;
 use crashcheck::{CheckError, Config};
 use irp::DeviceRef;
 use stack::factories::crash_options;
@@ -15,6 +17,27 @@ builds it in memory and records everything that reaches it. Example:
 
   irpstack crash-test --stack 'cache(size=1M) / crash(size=1M)' --ops 500 --seed 7
 
+With --fs it checks the ext4 file system instead: fs::Filesystem runs workloads over the
+stack (default `crash(size=8M,sector=512)`; 512-byte sectors let a crash tear a 4 KiB block)
+and after every crash state the journal is replayed (and the replay crashed and replayed
+again: the same volume), the volume must mount, its tree must be the state after some step
+between the last persistence point and the crash, holding everything a completed fsync,
+fdatasync, fsyncdir or sync covered, with no byte a file never held, and after unmount
+fs::fsck must find it clean; e2fsck -fn checks a sample. The file system's own warnings about
+the states it recovers are shown only with RUST_LOG set. The workloads:
+
+  --fs                      CrashMonkey/ACE's 52 one-operation workloads (same as --ace 1)
+  --fs --ace 2              the 676 two-operation ones
+  --fs --seed 3 --ops 60    a seeded random history of 60 steps over a few files
+  --fs --workload 'create A/x; write A/x 0 4096; fsync A/x'   one workload, given
+  (steps: create mkdir write overwrite append truncate fallocate link unlink rename
+   symlink setxattr removexattr fsync fdatasync fsyncdir sync; the starting tree has
+   A/foo (8 KiB, attribute user.old), A/bar (100 bytes), B/baz)
+
+A failure prints the crash state's image file (--out DIR, default the temp directory) and
+the line that checks that state again:
+  irpstack crash-test --fs --workload '...' --seed 1 --state POINT.PLAN
+
 Exit status: 0 when every crash state satisfies the oracle, 1 with a reproducer (seed, crash
 point, crash mode, sector, expected vs found) when one does not, 2 on bad arguments.";
 
@@ -23,37 +46,47 @@ point, crash mode, sector, expected vs found) when one does not, 2 on bad argume
 #[command(after_help = AFTER_HELP)]
 pub struct CrashTestArgs {
     /// The stack to test, top first, ending in `crash(...)` (or a TOML stack file, `*.toml`).
-    #[arg(long, value_name = "SPEC")]
-    stack: String,
-    /// Operations in the workload (writes, overwrites, FUA writes, discards, flushes).
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    ops: u64,
+    #[arg(long, value_name = "SPEC", required_unless_present = "fs")]
+    pub(crate) stack: Option<String>,
+    /// Operations in the workload (writes, overwrites, FUA writes, discards, flushes;
+    /// default 200); with --fs, the steps of a seeded random history.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) ops: Option<u64>,
     /// Workload seed: the same seed gives the same operations.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Threads running the workload, each on its own sectors.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: u64,
     /// Try every subset of the disk's volatile cache up to this many writes; sample above.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(0..=16))]
-    exhaustive: u64,
-    /// Subsets sampled per crash point when the cache holds more writes.
-    #[arg(long, default_value_t = 24)]
-    samples: u64,
+    pub(crate) exhaustive: u64,
+    /// Subsets sampled per crash point when the cache holds more writes (default 24; with
+    /// --fs, 16).
+    #[arg(long)]
+    pub(crate) samples: Option<u64>,
     /// Check at most this many crash points (evenly spread); all when there are fewer.
     #[arg(long, default_value_t = 4000)]
-    max_points: u64,
+    pub(crate) max_points: u64,
     /// Restart the stack and read through it for every Nth crash state (1 = all).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     restart_every: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) fs: FsModeArgs,
 }
 
 pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.fs.fs {
+        return crate::crash_test_fs::run(args, out);
+    }
+    let stack = args.stack.as_deref().context("--stack is required (or --fs)")?;
+    let ops = args.ops.unwrap_or(200);
+    let samples = args.samples.unwrap_or(24);
     let registry = DriverRegistry::builtin();
-    let spec = StackSpec::from_arg(&args.stack).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = StackSpec::from_arg(stack).map_err(|e| anyhow::anyhow!("{e}"))?;
     registry.check(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut bottom = spec.layers.last().cloned().context("empty stack")?;
     if bottom.driver != "crash" {
@@ -67,14 +100,14 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         );
     }
     let config = Config {
-        ops: args.ops as usize,
+        ops: ops as usize,
         seed: args.seed,
         threads: args.threads as usize,
         disk_size: options.size.context("crash(size=...) is required")?,
         span: None,
         sector_size: options.sector_size.unwrap_or(4096),
         exhaustive_limit: args.exhaustive as usize,
-        samples: args.samples as usize,
+        samples: samples as usize,
         max_points: args.max_points as usize,
         restart_every: args.restart_every as usize,
     };
@@ -87,7 +120,7 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     "{}",
                     serde_json::json!({
                         "result": "pass",
-                        "stack": args.stack,
+                        "stack": stack,
                         "seed": args.seed,
                         "ops": report.ops,
                         "flushes_acked": report.flushes_acked,
@@ -100,7 +133,7 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     })
                 )?;
             } else {
-                writeln!(out, "stack: {}", args.stack)?;
+                writeln!(out, "stack: {stack}")?;
                 write!(out, "{report}")?;
             }
             Ok(())
@@ -112,7 +145,7 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     "{}",
                     serde_json::json!({
                         "result": "fail",
-                        "stack": args.stack,
+                        "stack": stack,
                         "seed": failure.seed,
                         "ops": failure.ops,
                         "threads": failure.threads,
@@ -124,12 +157,12 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     })
                 )?;
             } else {
-                writeln!(out, "stack: {}", args.stack)?;
+                writeln!(out, "stack: {stack}")?;
                 write!(out, "{failure}")?;
                 writeln!(
                     out,
                     "  rerun:       {}",
-                    rerun_command(args, failure.seed, failure.ops, failure.threads)
+                    rerun_command(args, stack, failure.seed, failure.ops, failure.threads)
                 )?;
             }
             out.flush()?;
@@ -141,11 +174,14 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 
 /// The command that checks the same workload the same way: every option that changes which
 /// crash states are checked is repeated.
-fn rerun_command(args: &CrashTestArgs, seed: u64, ops: usize, threads: usize) -> String {
+fn rerun_command(args: &CrashTestArgs, stack: &str, seed: u64, ops: usize, threads: usize) -> String {
     format!(
-        "irpstack crash-test --stack '{}' --seed {seed} --ops {ops} --threads {threads} --exhaustive {} \
+        "irpstack crash-test --stack '{stack}' --seed {seed} --ops {ops} --threads {threads} --exhaustive {} \
          --samples {} --max-points {} --restart-every {}",
-        args.stack, args.exhaustive, args.samples, args.max_points, args.restart_every
+        args.exhaustive,
+        args.samples.unwrap_or(24),
+        args.max_points,
+        args.restart_every
     )
 }
 
@@ -176,16 +212,16 @@ mod tests {
             "--restart-every",
             "5",
         ]);
-        let line = rerun_command(&cli.args, 11, 200, 2);
+        let line = rerun_command(&cli.args, "crash(size=1M)", 11, 200, 2);
         let again =
             Cli::parse_from(["x"].into_iter().chain(shell_words(&line).iter().skip(2).map(String::as_str)));
         assert_eq!(
             (again.args.seed, again.args.ops, again.args.threads, again.args.exhaustive, again.args.samples),
-            (11, 200, 2, 3, 7)
+            (11, Some(200), 2, 3, Some(7))
         );
         assert_eq!(
-            (again.args.max_points, again.args.restart_every, again.args.stack.as_str()),
-            (99, 5, "crash(size=1M)")
+            (again.args.max_points, again.args.restart_every, again.args.stack.as_deref()),
+            (99, 5, Some("crash(size=1M)"))
         );
     }
 

@@ -36,6 +36,7 @@ Examples:
 Clients:
   qemu-io -f raw nbd://127.0.0.1:10809/          nbdinfo nbd://127.0.0.1:10809
   nbdcopy nbd://127.0.0.1:10809 copy.img          nbdinfo --list nbd://127.0.0.1:10809
+  nbdinfo --map nbd://127.0.0.1:10809             qemu-img map -f raw nbd://127.0.0.1:10809
   qemu-io -f raw 'nbd+unix:///?socket=/tmp/nbd.sock'
 
 A --config file (TOML):
@@ -47,7 +48,8 @@ A --config file (TOML):
   stack = \"cache(size=256M) / file(path=a.img,size=1G)\"
   read_only = false
 
-Relative image paths are resolved in --data-dir. Logging: RUST_LOG=info shows connections.";
+Relative image paths are resolved in --data-dir. Logging: -v shows connections (RUST_LOG overrides).
+More examples (a config with [[export.layer]] tables, a stack file, a systemd unit): examples/.";
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -147,6 +149,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "connect with:")?;
         writeln!(out, "  qemu-io {read_only}-f raw '{uri}{slash}'")?;
         writeln!(out, "  nbdinfo '{uri}'")?;
+        writeln!(out, "  nbdinfo --map '{uri}'     (data and holes)")?;
         writeln!(out, "  nbdcopy '{uri}' copy.img")?;
         writeln!(out, "stop with Ctrl-C or SIGTERM (caches are written back)")?;
     }
@@ -154,9 +157,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let served = server.run().map_err(|e| anyhow!("{e}"));
     tracing::info!("shutting the stacks down");
     nbd_server::set_stopping("writing every cache back (IRP_MJ_SHUTDOWN down every stack)");
-    manager
-        .shutdown()
-        .map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;
+    let progress = crate::progress::WriteBack::watch(&manager);
+    let shut = manager.shutdown();
+    drop(progress);
+    shut.map_err(|e| anyhow!("shutdown of the exports failed (data may not all be written): {e}"))?;
     served?;
     writeln!(out, "stopped: every stack shut down")?;
     Ok(())

@@ -8,12 +8,17 @@
 //! boundaries), it restarts the stack over the surviving image and checks the oracle
 //! of DESIGN.md. The first violation comes back as a reproducer: seed, crash point,
 //! crash plan, sector, expected vs found.
+//!
+//! [`fs`] is the file-system checker on the same walk: ACE's bounded workloads and random
+//! histories with `fs::Filesystem` over the stack, every crash state recovered, read and
+//! checked against a model of the tree (`irpstack crash-test --fs`).
 
 #![warn(missing_docs)]
 
 pub mod cost;
 mod durable;
 mod explore;
+pub mod fs;
 pub mod oracle;
 pub mod pattern;
 pub mod replay;

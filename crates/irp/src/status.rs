@@ -116,6 +116,9 @@ statuses! {
     DEVICE_BUSY = 0x8000_0011, "STATUS_DEVICE_BUSY", libc::EBUSY;
     /// A directory of the path does not exist (a missing name before the last one).
     OBJECT_PATH_NOT_FOUND = 0xC000_003A, "STATUS_OBJECT_PATH_NOT_FOUND", libc::ENOENT;
+    /// The output buffer holds part of the answer, the part that fits (a warning, not an
+    /// error): an `FSCTL_QUERY_ALLOCATED_RANGES` with more ranges than room.
+    BUFFER_OVERFLOW = 0x8000_0005, "STATUS_BUFFER_OVERFLOW", libc::EOVERFLOW;
     /// A directory enumeration has returned every entry (a warning, not an error).
     NO_MORE_FILES = 0x8000_0006, "STATUS_NO_MORE_FILES", libc::ENOENT;
     /// A file-system structure is corrupt (Linux's EFSCORRUPTED, which is EUCLEAN).
@@ -301,6 +304,10 @@ mod tests {
         assert_eq!(Status::from_errno(libc::EPERM), Status::ACCESS_DENIED);
         assert_eq!(Status::from_errno(9999), Status::IO_DEVICE_ERROR);
         assert_eq!(Status::SUCCESS.to_errno(), 0);
+        // A partial answer is not something a system call fails with: EOVERFLOW from the
+        // kernel stays an I/O error.
+        assert_eq!(Status::BUFFER_OVERFLOW.to_errno(), libc::EOVERFLOW);
+        assert_eq!(Status::from_errno(libc::EOVERFLOW), Status::IO_DEVICE_ERROR);
     }
 
     #[test]

@@ -353,7 +353,12 @@ impl DriverRegistry {
                 for p in factory.params {
                     let usage = format!("{}={}", p.key, p.kind);
                     let default = p.default.map(|d| format!(" [default: {d}]")).unwrap_or_default();
-                    let _ = writeln!(out, "      {usage:<24}{}{default}", p.help);
+                    // A usage longer than its column goes on a line of its own.
+                    if usage.len() < 24 {
+                        let _ = writeln!(out, "      {usage:<24}{}{default}", p.help);
+                    } else {
+                        let _ = writeln!(out, "      {usage}\n      {:<24}{}{default}", "", p.help);
+                    }
                 }
             }
         }

@@ -35,6 +35,46 @@ fn a_full_stack_builds_and_round_trips_data() {
     assert!(stats.contains("flush"), "{stats}");
 }
 
+/// `prometheus=` writes the text exposition format beside the JSON report, relative paths
+/// resolved in the base directory like `file=`; each sample line is `name{labels} value`.
+#[test]
+fn stats_write_prometheus_text_for_node_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = BuildContext::new().with_base_dir(dir.path());
+    let top =
+        build("stats(file=s.json,prometheus=irpstack.prom,interval=0s) / memory(size=1M)", &ctx).unwrap();
+    let io = IoManager::new();
+    io.register("d", &top).unwrap();
+    let h = io.open("d", Access::READ_WRITE).unwrap();
+    for i in 0..3 {
+        h.write(i * 4096, &[1; 4096]).unwrap();
+    }
+    h.flush_buffers().unwrap();
+    drop(h);
+    io.shutdown().unwrap();
+    let text = std::fs::read_to_string(dir.path().join("irpstack.prom")).unwrap();
+    assert!(text.contains("irpstack_requests_total{device=\"stats0\",op=\"write\"} 3\n"), "{text}");
+    assert!(text.contains("irpstack_bytes_total{device=\"stats0\",op=\"write\"} 12288\n"), "{text}");
+    assert!(
+        text.contains("irpstack_request_duration_seconds_count{device=\"stats0\",op=\"flush\"} 1\n"),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{line}");
+        assert!(
+            text.contains(&format!(
+                "# TYPE {}",
+                name.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count")
+            )),
+            "{line}"
+        );
+    }
+    assert!(dir.path().join("s.json").exists());
+}
+
 #[test]
 fn driver_parameter_errors_are_clear() {
     let ctx = BuildContext::new();
@@ -86,5 +126,12 @@ fn help_lists_every_driver() {
         ["cache", "crash", "fault", "file", "fs", "nbd", "pmem", "stats", "memory", "null", "passthrough"]
     {
         assert!(help.contains(name), "{name} missing from help:\n{help}");
+    }
+    // Every parameter line keeps its usage apart from its help (long usages, such as
+    // `request_timeout=DURATION`, on a line of their own).
+    for line in help.lines().filter(|l| l.starts_with("      ") && !l.starts_with("       ")) {
+        let rest = &line[6..];
+        let usage_len = rest.find(' ').unwrap_or(rest.len());
+        assert!(usage_len < 24 || usage_len == rest.len(), "usage run into its help: {line:?}");
     }
 }

@@ -1,16 +1,21 @@
 //! `memory`: a RAM disk. Fast, sparse (64 KiB chunks allocated on first write), and
 //! honest: it reports no durable storage (`Characteristics::NOT_DURABLE`), so nothing
-//! above it can claim its data survives the process.
+//! above it can claim its data survives the process. Its allocation query
+//! (`FSCTL_QUERY_ALLOCATED_RANGES`) reports the allocated chunks: a chunk never written,
+//! or zeroed whole, is a hole.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use irp::{Characteristics, DeviceBuilder, DeviceError, DeviceRef, Irp, Status};
 
-use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
+use irp::block::{AllocatedRange, Allocation, BlockDisk, BlockRequest, DiskDriver, DiskInfo};
 
 const CHUNK: u64 = 64 * 1024;
 const SHARDS: usize = 64;
+/// An allocation query over at most this many chunks looks each up; a longer one walks
+/// every allocated chunk instead.
+const PROBED_CHUNKS: u64 = 1 << 16;
 
 /// The RAM disk driver.
 pub struct MemoryDisk {
@@ -104,6 +109,34 @@ impl MemoryDisk {
             .sum()
     }
 
+    /// The allocated chunks among `first..=last`, ascending; probing chunk by chunk stops
+    /// once they make more than `max_ranges` runs.
+    fn allocated_chunks(&self, first: u64, last: u64, max_ranges: usize) -> Vec<u64> {
+        if last - first < PROBED_CHUNKS {
+            let mut chunks: Vec<u64> = Vec::new();
+            let mut runs = 0;
+            for chunk in first..=last {
+                if self.shard(chunk).contains_key(&chunk) {
+                    if chunks.last().is_none_or(|&c| c + 1 != chunk) {
+                        runs += 1;
+                        if runs > max_ranges + 1 {
+                            break;
+                        }
+                    }
+                    chunks.push(chunk);
+                }
+            }
+            return chunks;
+        }
+        let mut chunks: Vec<u64> = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            chunks.extend(shard.keys().filter(|c| (first..=last).contains(*c)));
+        }
+        chunks.sort_unstable();
+        chunks
+    }
+
     fn serve(&self, mut irp: Irp) -> Status {
         let request = match BlockRequest::decode(&irp, &self.info) {
             Ok(r) => r,
@@ -142,6 +175,12 @@ impl BlockDisk for MemoryDisk {
     fn flush(&self, irp: Irp, _syncs_device: bool) -> Status {
         irp.complete(Status::SUCCESS)
     }
+    /// The allocated 64 KiB chunks (a chunk partly zeroed stays allocated: data).
+    fn allocated_ranges(&self, query: AllocatedRange, max_ranges: usize) -> Result<Allocation, Status> {
+        let end = query.end().ok_or(Status::INVALID_PARAMETER)?;
+        let chunks = self.allocated_chunks(query.offset / CHUNK, (end - 1) / CHUNK, max_ranges);
+        Ok(Allocation::from_ranges(query, chunks.into_iter().map(|c| AllocatedRange::new(c * CHUNK, CHUNK))))
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +205,34 @@ mod tests {
         assert_eq!(h.query_size().unwrap(), 1 << 20);
         assert!(dev.stack_has(Characteristics::NOT_DURABLE));
         h.flush_buffers().unwrap();
+    }
+
+    #[test]
+    fn written_chunks_are_allocated_and_the_rest_are_holes() {
+        let dev = MemoryDisk::create("mem", 4 << 20, 512).unwrap();
+        let disk = dev.disk::<MemoryDisk>().unwrap();
+        let query = |offset, length, max| {
+            irp::block::lower::query_allocated_ranges(&dev, AllocatedRange::new(offset, length), max).unwrap()
+        };
+        assert!(query(0, 4 << 20, 8).ranges().is_empty(), "a fresh disk is one hole");
+        disk.write_at(CHUNK + 10, &[1; 10]);
+        disk.write_at(3 * CHUNK - 1, &[2; 2]);
+        disk.write_at(40 * CHUNK, &[3]);
+        let all = query(0, 4 << 20, 8);
+        let want = [AllocatedRange::new(CHUNK, 3 * CHUNK), AllocatedRange::new(40 * CHUNK, CHUNK)];
+        assert_eq!(all.ranges(), want);
+        assert!(all.is_complete());
+        let cut = query(0, 4 << 20, 1);
+        assert_eq!((cut.ranges(), cut.end()), (&want[..1], 4 * CHUNK), "cut after the first run");
+        assert_eq!(query(100, 1000, 8).ranges(), [], "inside the first hole");
+        assert_eq!(query(2 * CHUNK + 5, 10, 8).ranges(), [AllocatedRange::new(2 * CHUNK + 5, 10)]);
+        disk.zero_range(CHUNK, CHUNK);
+        assert_eq!(query(0, 4 << 20, 8).ranges()[0], AllocatedRange::new(2 * CHUNK, 2 * CHUNK), "freed");
+        // A large disk walks its chunks instead of probing every one.
+        let big = MemoryDisk::new(1 << 40, 512);
+        big.write_at((1 << 39) + 7, &[9]);
+        let answer = BlockDisk::allocated_ranges(&big, AllocatedRange::new(0, 1 << 40), 4).unwrap();
+        assert_eq!(answer.ranges(), [AllocatedRange::new(1 << 39, CHUNK)]);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The null device (`\Device\Null`): a bottom device that stores nothing.
 
-use irp::block::{BlockDisk, DiskDriver, DiskInfo};
+use irp::block::{AllocatedRange, Allocation, BlockDisk, DiskDriver, DiskInfo};
 use irp::{Device, DeviceRef, Irp, Parameters, Status};
 
 /// `\Device\Null`: reads return zero bytes... of the length asked (the buffer is left
 /// as it is), writes, flushes and everything else succeed at once. The size it reports
-/// is `u64::MAX`.
+/// is `u64::MAX`; nothing is allocated (`FSCTL_QUERY_ALLOCATED_RANGES` answers no range).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NullDevice;
 
@@ -30,5 +30,22 @@ impl BlockDisk for NullDevice {
     }
     fn flush(&self, irp: Irp, _syncs_device: bool) -> Status {
         irp.complete(Status::SUCCESS)
+    }
+    /// It stores nothing: one hole.
+    fn allocated_ranges(&self, query: AllocatedRange, _max_ranges: usize) -> Result<Allocation, Status> {
+        Ok(Allocation::nothing(query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irp::block::lower::query_allocated_ranges;
+
+    #[test]
+    fn nothing_is_allocated() {
+        let dev = NullDevice::create("null");
+        let answer = query_allocated_ranges(&dev, AllocatedRange::new(4096, 1 << 30), 4).unwrap();
+        assert!(answer.is_known() && answer.is_complete() && answer.ranges().is_empty());
     }
 }

@@ -175,9 +175,9 @@ fn fua_is_emulated_with_a_flush_after_the_write() {
     assert_eq!(commands(&log), [(0, CMD_WRITE, CMD_FLAG_FUA)]);
 }
 
+/// Was flaky (1 run in 20-40 sent no DISC): the writer saw the connection settled when
+/// the reader had decided on the DISC but not yet written it, and shut the socket down.
 #[test]
-#[ignore = "known bug: NBD_CMD_DISC is not sent at close in about 1 run in 20-40 (a race between the \
-            Shutdown flush's reply and the connection retiring); run with --ignored while fixing it"]
 fn closing_flushes_what_no_flush_covered_then_disconnects() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("S");

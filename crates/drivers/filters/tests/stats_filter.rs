@@ -298,7 +298,10 @@ fn the_file_is_written_at_shutdown_and_drop() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stats.json");
     let mem = MemoryDisk::create("mem", SIZE, 512).unwrap();
-    let r = rig_over(&mem, StatsOptions { file: Some(file.clone()), interval: Duration::ZERO });
+    let r = rig_over(
+        &mem,
+        StatsOptions { file: Some(file.clone()), interval: Duration::ZERO, ..StatsOptions::default() },
+    );
     let read = || parse_json(&std::fs::read_to_string(&file).unwrap());
     assert_eq!(read().get("ops").get("write").get("count").num(), 0.0, "written at creation");
     workload(&r.handle);
@@ -341,8 +344,11 @@ fn bad_settings_are_clear_errors() {
     let e = StatsOptions::from_params([("interval", "10")]).unwrap_err().to_string();
     assert!(e.contains("interval") && e.contains("unit"), "{e}");
     let mem = MemoryDisk::create("mem", SIZE, 512).unwrap();
-    let options =
-        StatsOptions { file: Some("/nonexistent-dir/x/stats.json".into()), interval: Duration::ZERO };
+    let options = StatsOptions {
+        file: Some("/nonexistent-dir/x/stats.json".into()),
+        interval: Duration::ZERO,
+        ..StatsOptions::default()
+    };
     let err = Stats::create("s", options, &mem).unwrap_err();
     assert!(matches!(err, StatsError::File { .. }) && err.to_string().contains("nonexistent-dir"), "{err}");
 }

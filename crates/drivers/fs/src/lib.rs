@@ -23,10 +23,13 @@
 //!   function over volume, file and open control blocks), over [`lower_device`]; read-write
 //!   through [`Filesystem`] behind its `Backend`/`Mutations` seams, or read-only.
 //! - [`fsck`]: the read-only structural check (`irpstack fsck`).
+//! - [`breakage`]: deliberately broken variants, for the crash checker's tests (feature
+//!   `broken-variants`).
 
 #![warn(missing_docs)]
 
 pub(crate) mod alloc;
+pub mod breakage;
 pub mod csum;
 pub mod device;
 pub(crate) mod dirops;
@@ -36,6 +39,9 @@ pub(crate) mod extent_tree;
 pub(crate) mod fileops;
 pub mod filesystem;
 pub mod fsck;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod geometry;
 pub mod jbd2;
 pub mod lower_device;

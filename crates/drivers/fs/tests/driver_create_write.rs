@@ -71,6 +71,11 @@ fn directory_options_make_and_refuse_directories() {
         let file = |path: &str, d: D| v.create(&request(path, Access::READ, d, O::NON_DIRECTORY_FILE));
         assert_eq!(file("d", D::Open).err(), Some(Status::FILE_IS_A_DIRECTORY));
         assert_eq!(file("d/e/file", D::Open).unwrap().create_action(), CreateAction::Opened);
+        assert_eq!(
+            v.create(&request("d2", Access::READ, D::OverwriteIf, O::DIRECTORY_FILE)).err(),
+            Some(Status::INVALID_PARAMETER),
+            "FILE_DIRECTORY_FILE goes with CREATE, OPEN and OPEN_IF only"
+        );
         let both = O::DIRECTORY_FILE | O::NON_DIRECTORY_FILE;
         assert_eq!(
             v.create(&request("z", Access::READ, D::OpenIf, both)).err(),
@@ -81,7 +86,10 @@ fn directory_options_make_and_refuse_directories() {
             Some(Status::FILE_IS_A_DIRECTORY),
             "a directory cannot be overwritten"
         );
-        assert_eq!(v.open("d", Access::READ_WRITE).err(), Some(Status::FILE_IS_A_DIRECTORY));
+        let w = v.open("d", Access::READ_WRITE).unwrap();
+        assert_eq!(w.write(0, b"x").err(), Some(Status::FILE_IS_A_DIRECTORY), "a directory holds no data");
+        w.flush_buffers().unwrap();
+        drop(w);
         let names: Vec<String> = v
             .open("d", Access::READ)
             .unwrap()
@@ -209,4 +217,39 @@ fn sizes_allocation_and_holes_through_set_information_and_controls() {
     drop((h, ro));
     let f = v.shut_down();
     assert_e2fsck_clean(&f.image, "after sizes and holes");
+}
+
+#[test]
+fn concurrent_opens_creates_and_appends() {
+    let v = volume(Disk::Memory);
+    v.mkdir("d");
+    let threads = 4;
+    let rounds = 50;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let v = &v;
+            s.spawn(move || {
+                for r in 0..rounds {
+                    // All race to make "shared": every OPEN_IF opens or creates it, none collides.
+                    let h = v.create(&request("d/shared", Access::APPEND, D::OpenIf, O::NONE)).unwrap();
+                    h.write(0, format!("{t:02} {r:03}\n").as_bytes()).unwrap();
+                    drop(h);
+                    v.put(&format!("d/own-{t}-{r}"), &pattern((t * 1000 + r) as u64, 3000));
+                }
+            });
+        }
+    });
+    let log = v.read_all("d/shared");
+    assert_eq!(log.len(), threads * rounds * 7, "every append landed whole");
+    let mut lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), threads * rounds, "no append overwrote another");
+    for t in 0..threads {
+        for r in 0..rounds {
+            assert_eq!(v.read_all(&format!("d/own-{t}-{r}")), pattern((t * 1000 + r) as u64, 3000));
+        }
+    }
+    let f = v.shut_down();
+    assert_e2fsck_clean(&f.image, "after concurrent creates and appends");
 }

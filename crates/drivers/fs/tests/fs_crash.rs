@@ -1,5 +1,5 @@
-//! Crash safety. A workload runs on a device that records every write and flush; crash
-//! states keep every write before the last flush before a cut and, of the writes after it,
+//! Crash safety. A workload runs on the crash disk (`disks::crash`, the recorder the crash
+//! checker `crashcheck::fs` uses too), which records every write and flush; crash states keep every write before the last flush before a cut and, of the writes after it,
 //! any subset, some of them torn (only some of their 512-byte sectors written). Each state
 //! must mount (journal replay, orphans finished), hold every file a completed fsync covered
 //! with its exact size and contents, read back whole without errors, unmount, and, for a
@@ -7,46 +7,42 @@
 
 mod write_support;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use disks::crash::{CrashDisk, DiskEvent as Rec};
 use fs::filesystem::RenameMode;
-use fs::{BlockDevice, DeviceIoError, Filesystem, MemoryDevice, ROOT};
+use fs::lower_device::LowerDevice;
+use fs::{BlockDevice, Filesystem, MemoryDevice, ROOT};
 use proptest::prelude::*;
 use write_support::*;
 
-#[derive(Debug, Clone)]
-enum Rec {
-    Write { offset: u64, data: Vec<u8> },
-    Flush,
-}
-
-/// A memory device that records what reaches it.
-#[derive(Debug)]
+/// The file system's device: the crash disk, recording, under `LowerDevice`.
 struct Recording {
-    live: MemoryDevice,
+    disk: Arc<CrashDisk>,
+    dev: Arc<dyn BlockDevice>,
+    /// What the disk recorded, taken from it as the test goes.
     log: Mutex<Vec<Rec>>,
 }
 
 impl Recording {
-    fn len(&self) -> usize {
-        self.log.lock().unwrap().len()
+    fn new(image: Vec<u8>) -> Arc<Recording> {
+        let disk = CrashDisk::with_image(image, 512).expect("crash disk");
+        disk.start_recording(Arc::new(AtomicU64::new(1)));
+        let device = CrashDisk::create("crash", Arc::clone(&disk)).expect("crash disk device");
+        let dev = Arc::new(LowerDevice::new(&device).expect("its size"));
+        Arc::new(Recording { disk, dev, log: Mutex::new(Vec::new()) })
     }
-}
 
-impl BlockDevice for Recording {
-    fn size(&self) -> u64 {
-        self.live.size()
+    /// Everything recorded so far.
+    fn log(&self) -> Vec<Rec> {
+        let mut log = self.log.lock().unwrap();
+        log.extend(self.disk.take_events());
+        log.clone()
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceIoError> {
-        self.live.read_at(offset, buf)
-    }
-    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceIoError> {
-        self.log.lock().unwrap().push(Rec::Write { offset, data: buf.to_vec() });
-        self.live.write_at(offset, buf)
-    }
-    fn flush(&self) -> Result<(), DeviceIoError> {
-        self.log.lock().unwrap().push(Rec::Flush);
-        Ok(())
+
+    fn len(&self) -> usize {
+        self.log().len()
     }
 }
 
@@ -104,7 +100,7 @@ fn workload(rec: &Arc<Recording>, steps: &[Step], small_limits: bool, eager: boo
     if eager {
         o.commit_interval = std::time::Duration::ZERO; // the periodic commit before every operation
     }
-    let fs = Filesystem::mount(Arc::clone(rec) as Arc<dyn BlockDevice>, o).unwrap();
+    let fs = Filesystem::mount(Arc::clone(&rec.dev), o).unwrap();
     let sub = fs.mkdir(ROOT, b"sub", 0o755, 0, 0).unwrap().ino;
     let mut durable = Vec::new();
     let noise = |n: u8| format!("noise{n}").into_bytes();
@@ -167,10 +163,10 @@ fn workload(rec: &Arc<Recording>, steps: &[Step], small_limits: bool, eager: boo
 /// The image after a crash at log position `cut`; `pick` chooses, for each write after the
 /// last flush, to drop it (0), keep it (1) or tear it (2: a sector subset from `bits`).
 fn crash_image(base: &[u8], log: &[Rec], cut: usize, mut pick: impl FnMut() -> (u8, u64)) -> Vec<u8> {
-    let last_flush = log[..cut].iter().rposition(|r| matches!(r, Rec::Flush)).map_or(0, |i| i + 1);
+    let last_flush = log[..cut].iter().rposition(|r| matches!(r, Rec::Flush { .. })).map_or(0, |i| i + 1);
     let mut img = base.to_vec();
     for (i, r) in log[..cut].iter().enumerate() {
-        let Rec::Write { offset, data } = r else { continue };
+        let Rec::Write { offset, data, .. } = r else { continue };
         let at = *offset as usize;
         if i < last_flush {
             img[at..at + data.len()].copy_from_slice(data);
@@ -233,10 +229,9 @@ fn check_state(img: Vec<u8>, durable: &[Durable], cut: usize, fsck: bool) {
 fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: bool) {
     let dev = fresh_device(16 << 20, seed);
     let base = dev.image();
-    let rec =
-        Arc::new(Recording { live: MemoryDevice::from_image(base.clone()), log: Mutex::new(Vec::new()) });
+    let rec = Recording::new(base.clone());
     let durable = workload(&rec, steps, small_limits, eager);
-    let log = rec.log.lock().unwrap().clone();
+    let log = rec.log();
     if eager {
         // The journal is inode 8's blocks; count the log blocks written.
         let vol = fs::volume::Volume::open(MemoryDevice::from_image(base.clone())).unwrap();
@@ -248,7 +243,7 @@ fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: b
         let logged: u64 = log
             .iter()
             .map(|r| match r {
-                Rec::Write { offset, data } if *offset >= lo && *offset < hi => data.len() as u64 / 4096,
+                Rec::Write { offset, data, .. } if *offset >= lo && *offset < hi => data.len() as u64 / 4096,
                 _ => 0,
             })
             .sum();
@@ -257,10 +252,10 @@ fn run(steps: &[Step], seed: u64, small_limits: bool, cut_count: usize, eager: b
     if std::env::var("CRASH_DEBUG").is_ok() {
         for (i, r) in log.iter().enumerate() {
             match r {
-                Rec::Write { offset, data } => {
+                Rec::Write { offset, data, .. } => {
                     eprintln!("{i}: write block {} (+{}) {} bytes", offset / 4096, offset % 4096, data.len())
                 }
-                Rec::Flush => eprintln!("{i}: flush"),
+                Rec::Flush { .. } => eprintln!("{i}: flush"),
             }
         }
     }
@@ -383,16 +378,15 @@ fn a_truncation_or_an_unlink_cut_short_by_a_crash_is_finished_at_mount() {
     let full_size = fs.getattr(f).unwrap().size;
     fs.unmount().unwrap();
     let base = dev.image();
-    let rec =
-        Arc::new(Recording { live: MemoryDevice::from_image(base.clone()), log: Mutex::new(Vec::new()) });
+    let rec = Recording::new(base.clone());
     let o = fs::MountOptions { commit_interval: std::time::Duration::ZERO, ..opts() };
-    let fs = Filesystem::mount(Arc::clone(&rec) as Arc<dyn BlockDevice>, o).unwrap();
+    let fs = Filesystem::mount(Arc::clone(&rec.dev), o).unwrap();
     fs.truncate(f, 5000).unwrap();
     fs.unlink(ROOT, b"unlinked").unwrap();
     fs.unmount().unwrap();
-    let log = rec.log.lock().unwrap().clone();
+    let log = rec.log();
     let flushes: Vec<usize> =
-        log.iter().enumerate().filter(|(_, r)| matches!(r, Rec::Flush)).map(|(i, _)| i + 1).collect();
+        log.iter().enumerate().filter(|(_, r)| matches!(r, Rec::Flush { .. })).map(|(i, _)| i + 1).collect();
     let mut states = 0;
     for (k, &cut) in flushes.iter().enumerate() {
         let img = crash_image(&base, &log, cut, || (1, 0));

@@ -272,7 +272,7 @@ fn stall_poll(limits: &crate::Limits) -> Duration {
 
 /// The connection thread: handshake, transmission, close.
 fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) {
-    tracing::debug!(peer, "connected");
+    tracing::info!(peer, "connected");
     let limit = ctx.limits.handshake_timeout;
     let deadline = Instant::now().checked_add(limit).unwrap_or_else(Instant::now);
     let entering = || {
@@ -310,5 +310,5 @@ fn serve(mut stream: Stream, peer: &str, ctx: &Context, state: &Arc<ConnState>) 
         return;
     }
     transmission::serve(stream, session, &ctx.limits, &ctx.bounds, peer, state);
-    tracing::debug!(peer, export = %export, "disconnected");
+    tracing::info!(peer, export = %export, "disconnected");
 }

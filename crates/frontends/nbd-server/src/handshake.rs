@@ -7,14 +7,15 @@ use std::sync::Arc;
 use irp::{Handle, IoError};
 use nbd::ProtocolError;
 use nbd::consts::{
-    FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO_BLOCK_SIZE, INFO_DESCRIPTION, INFO_NAME, OPT_EXPORT_NAME,
-    OPT_GO, OPTION_HEADER_LEN, REP_ERR_BLOCK_SIZE_REQD, REP_ERR_SHUTDOWN, REP_ERR_UNKNOWN, REP_ERR_UNSUP,
-    option_name,
+    BASE_ALLOCATION, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO_BLOCK_SIZE, INFO_DESCRIPTION, INFO_NAME,
+    OPT_EXPORT_NAME, OPT_GO, OPTION_HEADER_LEN, REP_ERR_BLOCK_SIZE_REQD, REP_ERR_INVALID, REP_ERR_SHUTDOWN,
+    REP_ERR_UNKNOWN, REP_ERR_UNSUP, option_name,
 };
 use nbd::handshake::{
-    ClientOption, InfoReply, OptionReply, decode_client_flags, decode_option_header,
+    ClientOption, InfoReply, MetaQueryMode, OptionReply, decode_client_flags, decode_option_header,
     encode_export_name_reply, encode_info_block_size, encode_info_export, encode_info_name,
-    encode_option_ack, encode_option_error, encode_rep_server, encode_server_greeting, parse_option,
+    encode_option_ack, encode_option_error, encode_rep_meta_context, encode_rep_server,
+    encode_server_greeting, parse_option, select_meta_contexts,
 };
 
 use crate::context::Context;
@@ -28,12 +29,20 @@ pub(crate) enum Outcome {
     Aborted,
 }
 
-/// A connection in transmission: the export, this connection's handle on its stack, and
-/// whether structured replies were negotiated.
+/// The metadata contexts this server has: `base:allocation` only.
+const CONTEXTS: [&str; 1] = [BASE_ALLOCATION];
+
+/// The id `base:allocation` gets when `NBD_OPT_SET_META_CONTEXT` selects it.
+pub(crate) const BASE_ALLOCATION_ID: u32 = 1;
+
+/// A connection in transmission: the export, this connection's handle on its stack,
+/// whether structured replies were negotiated, and the id of `base:allocation` if the
+/// client selected it for this export (`NBD_CMD_BLOCK_STATUS` is refused otherwise).
 pub(crate) struct Session {
     pub(crate) export: Arc<Export>,
     pub(crate) handle: Handle,
     pub(crate) structured: bool,
+    pub(crate) block_status: Option<u32>,
 }
 
 /// Why the server ends a connection during the handshake.
@@ -61,6 +70,8 @@ struct Haggle<'a> {
     peer: &'a str,
     structured: bool,
     no_zeroes: bool,
+    /// The export the last `NBD_OPT_SET_META_CONTEXT` selected `base:allocation` for.
+    meta_export: Option<Arc<Export>>,
     out: Vec<u8>,
 }
 
@@ -78,7 +89,14 @@ pub(crate) fn negotiate<S: Read + Write>(
     let mut flags = [0; 4];
     stream.read_exact(&mut flags)?;
     let client = decode_client_flags(&flags, advertised)?;
-    let mut haggle = Haggle { ctx, peer, structured: false, no_zeroes: client.no_zeroes, out: Vec::new() };
+    let mut haggle = Haggle {
+        ctx,
+        peer,
+        structured: false,
+        no_zeroes: client.no_zeroes,
+        meta_export: None,
+        out: Vec::new(),
+    };
     let mut data = Vec::new();
     for _ in 0..ctx.limits.max_options {
         let mut header = [0; OPTION_HEADER_LEN];
@@ -146,8 +164,12 @@ impl Haggle<'_> {
                 self.error(option, REP_ERR_UNSUP, "TLS is not supported by this server");
                 Ok(Step::Continue)
             }
-            ClientOption::ListMetaContext { .. } | ClientOption::SetMetaContext { .. } => {
-                self.error(option, REP_ERR_UNSUP, "no metadata contexts are supported");
+            ClientOption::ListMetaContext { name, queries } => {
+                self.meta_context(option, MetaQueryMode::List, &name, &queries);
+                Ok(Step::Continue)
+            }
+            ClientOption::SetMetaContext { name, queries } => {
+                self.meta_context(option, MetaQueryMode::Set, &name, &queries);
                 Ok(Step::Continue)
             }
             ClientOption::Unknown { code } => {
@@ -161,9 +183,46 @@ impl Haggle<'_> {
         self.out.extend(encode_option_error(option, code, Some(message)));
     }
 
+    /// `NBD_OPT_LIST_META_CONTEXT` / `NBD_OPT_SET_META_CONTEXT` for export `name`: one
+    /// `NBD_REP_META_CONTEXT` per context the queries match, then `NBD_REP_ACK`. A `SET`
+    /// replaces the selection even when it fails. Both need structured replies first.
+    fn meta_context(&mut self, option: u32, mode: MetaQueryMode, name: &str, queries: &[String]) {
+        if mode == MetaQueryMode::Set {
+            self.meta_export = None;
+        }
+        if !self.structured {
+            let message = "metadata contexts need structured replies: send NBD_OPT_STRUCTURED_REPLY first";
+            return self.error(option, REP_ERR_INVALID, message);
+        }
+        let Some(export) = self.ctx.exports.find(name) else {
+            let message = format!("no export named {name:?} (exports: {})", self.ctx.exports.names());
+            return self.error(option, REP_ERR_UNKNOWN, &message);
+        };
+        let chosen = match select_meta_contexts(mode, queries, &CONTEXTS) {
+            Ok(chosen) => chosen,
+            Err(e) => return self.error(option, REP_ERR_INVALID, &e.to_string()),
+        };
+        // A list carries no ids (the spec asks for 0); a selection the one it uses.
+        let id = if mode == MetaQueryMode::Set { BASE_ALLOCATION_ID } else { 0 };
+        for context in &chosen {
+            match encode_rep_meta_context(option, id, context) {
+                Ok(reply) => self.out.extend(reply),
+                Err(e) => tracing::warn!(context, "cannot send a metadata context: {e}"),
+            }
+        }
+        if mode == MetaQueryMode::Set && !chosen.is_empty() {
+            self.meta_export = Some(Arc::clone(export));
+        }
+        tracing::debug!(peer = self.peer, export = %export.name, ?mode, ?queries, ?chosen, "metadata contexts");
+        self.out.extend(encode_option_ack(option));
+    }
+
     fn open(&self, export: &Arc<Export>) -> Result<Session, IoError> {
         let handle = export.open(&self.ctx.manager)?;
-        Ok(Session { export: Arc::clone(export), handle, structured: self.structured })
+        // The selection holds for the export it named (the default export by either name).
+        let selected = self.meta_export.as_ref().is_some_and(|e| Arc::ptr_eq(e, export));
+        let block_status = selected.then_some(BASE_ALLOCATION_ID);
+        Ok(Session { export: Arc::clone(export), handle, structured: self.structured, block_status })
     }
 
     /// `NBD_OPT_EXPORT_NAME` cannot be refused with an error reply: an unknown export

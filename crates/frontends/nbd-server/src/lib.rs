@@ -6,8 +6,11 @@
 //! and registered with an [`irp::IoManager`]; every connection opens its own handle on it.
 //!
 //! - **Handshake**: fixed newstyle; `NBD_OPT_GO`, `INFO`, `EXPORT_NAME`, `LIST`, `ABORT`,
-//!   `STRUCTURED_REPLY`. Unknown options get `NBD_REP_ERR_UNSUP`, malformed ones
-//!   `NBD_REP_ERR_INVALID`; at most [`Limits::max_options`] options per handshake.
+//!   `STRUCTURED_REPLY`, `LIST_META_CONTEXT` and `SET_META_CONTEXT` with the one context
+//!   `base:allocation` (after structured replies, as the spec requires; `base:` lists it,
+//!   unknown namespaces and leaves are ignored). Unknown options get `NBD_REP_ERR_UNSUP`,
+//!   malformed ones `NBD_REP_ERR_INVALID`; at most [`Limits::max_options`] options per
+//!   handshake.
 //! - **Transmission**: one reader thread per connection reads requests and submits IRPs
 //!   asynchronously ([`irp::Device::submit`]); each completion sends its reply (matched
 //!   by cookie, in any order) under the connection's write lock, with one non-blocking
@@ -34,6 +37,7 @@
 //! | `FLUSH` | `IRP_MJ_FLUSH_BUFFERS`, no flags |
 //! | `TRIM` (+`FUA`) | Discard (then a flush before the reply, for `FUA`) |
 //! | `WRITE_ZEROES` (+`NO_HOLE`, +`FUA`) | WriteZeroes (`MAY_UNMAP` unless `NO_HOLE`; ForceUnitAccess) |
+//! | `BLOCK_STATUS` (+`REQ_ONE`), `base:allocation` | `IRP_MJ_DEVICE_CONTROL` `FSCTL_QUERY_ALLOCATED_RANGES` ([`irp::block::allocated`]); holes `NBD_STATE_HOLE \| NBD_STATE_ZERO`, data 0, one `BLOCK_STATUS` chunk of at most 2049 extents; a stack that cannot tell: one data extent |
 //! | `DISC`, end of connection | the handle is closed: `IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE` |
 //! | server stop | `IRP_MJ_SHUTDOWN` to every stack ([`irp::IoManager::shutdown`]) |
 //!

@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use super::DiskInfo;
+use super::{AllocatedRange, Allocation, AllocationQuery, DiskInfo};
 use crate::{DeviceRef, Driver, Irp, Status};
 
 /// The requests a disk answers. Wrapped in a [`DiskDriver`], it becomes the bottom
 /// driver of a stack: opens, cleanups and closes need no per-open state and succeed,
 /// transfers go to [`serve`](BlockDisk::serve), FlushBuffers and Shutdown to
-/// [`flush`](BlockDisk::flush) and [`shutdown`](BlockDisk::shutdown), and
-/// QueryInformation answers the size.
+/// [`flush`](BlockDisk::flush) and [`shutdown`](BlockDisk::shutdown), QueryInformation
+/// answers the size, and the allocation query (a DeviceControl) goes to
+/// [`allocated_ranges`](BlockDisk::allocated_ranges).
 pub trait BlockDisk: Send + Sync + 'static {
     /// What the disk reports about itself (`QueryInformation`).
     fn disk_info(&self) -> DiskInfo;
@@ -21,6 +22,16 @@ pub trait BlockDisk: Send + Sync + 'static {
     /// Shutdown (`IRP_MJ_SHUTDOWN`): by default a flush with a device sync.
     fn shutdown(&self, irp: Irp) -> Status {
         self.flush(irp, true)
+    }
+    /// `FSCTL_QUERY_ALLOCATED_RANGES` ([`super::allocated`]): the ranges of `query` (inside
+    /// the disk, not empty) that may hold data. Among them at least the first `max_ranges`
+    /// when there are more (the driver keeps that many and says the answer overflowed).
+    /// By default the disk cannot tell: `STATUS_INVALID_DEVICE_REQUEST`, and its callers
+    /// count everything as data.
+    #[doc(alias = "FSCTL_QUERY_ALLOCATED_RANGES")]
+    fn allocated_ranges(&self, query: AllocatedRange, max_ranges: usize) -> Result<Allocation, Status> {
+        let _ = (query, max_ranges);
+        Err(Status::INVALID_DEVICE_REQUEST)
     }
 }
 
@@ -37,6 +48,9 @@ impl<D: BlockDisk> BlockDisk for Arc<D> {
     }
     fn shutdown(&self, irp: Irp) -> Status {
         (**self).shutdown(irp)
+    }
+    fn allocated_ranges(&self, query: AllocatedRange, max_ranges: usize) -> Result<Allocation, Status> {
+        (**self).allocated_ranges(query, max_ranges)
     }
 }
 
@@ -87,6 +101,22 @@ impl<D: BlockDisk> Driver for DiskDriver<D> {
     }
     fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
         self.0.disk_info().query_information(irp)
+    }
+    /// `FSCTL_QUERY_ALLOCATED_RANGES` goes to [`BlockDisk::allocated_ranges`] (an empty
+    /// query is answered here: nothing allocated); other codes are not a disk's.
+    fn device_control(&self, _: &DeviceRef, irp: Irp) -> Status {
+        let query = match AllocationQuery::decode(&irp, self.0.disk_info().size) {
+            None => return irp.complete(Status::INVALID_DEVICE_REQUEST),
+            Some(Err(status)) => return irp.complete(status),
+            Some(Ok(query)) => query,
+        };
+        if query.range.length == 0 {
+            return Allocation::nothing(query.range).complete(irp, query.max_ranges);
+        }
+        match self.0.allocated_ranges(query.range, query.max_ranges) {
+            Ok(answer) => answer.complete(irp, query.max_ranges),
+            Err(status) => irp.complete(status),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! no file object (the driver is not an application with a handle); [`Handle`](crate::Handle)
 //! builds the same requests with the handle's file object.
 
+use super::{AllocatedRange, Allocation, AllocationQuery};
 use crate::{
     CompletedIrp, DeviceRef, FlushFlags, InformationClass, Irp, MajorFunction, Mdl, Parameters, Status,
 };
@@ -56,4 +57,35 @@ pub fn write_irp(device: &DeviceRef, offset: u64, mdl: Mdl, length: u32) -> Irp 
 pub fn flush(device: &DeviceRef, flags: FlushFlags) -> Status {
     let irp = Irp::for_device(device, MajorFunction::FlushBuffers).with_flush_flags(flags);
     device.call_and_wait(irp).status().counted_for(MajorFunction::FlushBuffers)
+}
+
+/// Asks the device which parts of `range` may hold data (`FSCTL_QUERY_ALLOCATED_RANGES`,
+/// [`super::allocated`]), with room for `max_ranges` ranges: the answer may end before the
+/// range does ([`Allocation::is_complete`]). A device that cannot tell gives
+/// [`Allocation::unknown`] (everything is data); an answer that breaks the rules is
+/// logged and fails with `STATUS_INTERNAL_ERROR`.
+#[doc(alias = "FSCTL_QUERY_ALLOCATED_RANGES")]
+pub fn query_allocated_ranges(
+    device: &DeviceRef,
+    range: AllocatedRange,
+    max_ranges: usize,
+) -> Result<Allocation, Status> {
+    let irp = AllocationQuery::new(range, max_ranges)
+        .into_irp(Irp::for_device(device, MajorFunction::DeviceControl));
+    let mut done = device.call_and_wait(irp);
+    allocation_answer(range, &mut done)
+}
+
+/// The [`Allocation`] a completed allocation query of `range` carries (see
+/// [`query_allocated_ranges`]), for callers that submit the IRP themselves.
+pub fn allocation_answer(range: AllocatedRange, done: &mut CompletedIrp) -> Result<Allocation, Status> {
+    let status = done.status();
+    let mut buffer = done.take_system_buffer();
+    buffer.truncate(usize::try_from(done.information()).unwrap_or(usize::MAX));
+    Allocation::decode(range, status, &buffer).map_err(|e| {
+        if !matches!(e, super::AllocationError::Failed(_)) {
+            tracing::error!(query = ?range, "the allocation answer does not follow the rules: {e}");
+        }
+        e.status()
+    })
 }

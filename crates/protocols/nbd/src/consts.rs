@@ -224,6 +224,24 @@ consts! {
     }
 }
 
+// ---- Metadata contexts --------------------------------------------------------------------------
+
+/// The one metadata context the spec defines: whether extents are allocated at all, and
+/// whether they read as zeroes.
+pub const BASE_ALLOCATION: &str = "base:allocation";
+
+consts!(u32 {
+    /// `base:allocation`: the extent is a hole (not allocated in the backing storage).
+    STATE_HOLE = 1 << 0, "NBD_STATE_HOLE";
+    /// `base:allocation`: the extent reads as zeroes.
+    STATE_ZERO = 1 << 1, "NBD_STATE_ZERO";
+});
+
+/// The most descriptors a block status chunk should carry (the spec's "SHOULD NOT send
+/// more than 2^20"); [`encode_block_status_chunk`](crate::transmission::encode_block_status_chunk)
+/// refuses more.
+pub const MAX_BLOCK_STATUS_EXTENTS: usize = 1 << 20;
+
 // ---- Error values -----------------------------------------------------------------------------
 
 consts! {

@@ -11,9 +11,10 @@
 //!
 //! - [`handshake`]: the fixed newstyle handshake — greeting, client flags, options
 //!   (`EXPORT_NAME`, `ABORT`, `LIST`, `INFO`, `GO`, `STRUCTURED_REPLY`, metadata
-//!   contexts) and option replies.
+//!   contexts, with the query rules of [`handshake::meta`]) and option replies.
 //! - [`transmission`]: requests and their validation against the export
-//!   ([`transmission::Command::classify`]), simple replies, structured reply chunks.
+//!   ([`transmission::Command::classify`]), simple replies, structured reply chunks
+//!   (block status chunks for `base:allocation` included).
 //! - [`consts`]: every magic, flag, code and error value, named as in the spec.
 //! - `fuzz` (with the `fuzzing` feature): the entry points of the `fuzz/` targets, whose
 //!   corpus also replays in this crate's tests.

@@ -69,7 +69,7 @@ fn build_fault(
     lower: Option<&DeviceRef>,
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
-    let params = all_params(layer, ctx, "trigger");
+    let params = all_params(layer, ctx, &["trigger"]);
     let options = FaultOptions::from_params(params).map_err(|e| SpecError::build_failed(layer, e))?;
     let lower = ctx.lower(lower)?;
     Fault::create(ctx.device_name(), options, lower).map_err(|e| SpecError::build_failed(layer, e))

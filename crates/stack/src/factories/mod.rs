@@ -65,12 +65,17 @@ pub(crate) const ALL: &[DriverFactory] =
 
 /// Takes every parameter of a layer as (key, value) text, marking each one used; the
 /// value of `path_key` is resolved against the build's base directory.
-pub(crate) fn all_params(layer: &mut LayerSpec, ctx: &BuildContext, path_key: &str) -> Vec<(String, String)> {
+pub(crate) fn all_params(
+    layer: &mut LayerSpec,
+    ctx: &BuildContext,
+    path_keys: &[&str],
+) -> Vec<(String, String)> {
     let keys: Vec<String> = layer.params.iter().map(|(k, _)| k.to_owned()).collect();
     keys.into_iter()
         .filter_map(|k| {
             let v = layer.params.get_str(&k)?.to_owned();
-            let v = if k == path_key { ctx.resolve_path(&v).display().to_string() } else { v };
+            let v =
+                if path_keys.contains(&k.as_str()) { ctx.resolve_path(&v).display().to_string() } else { v };
             Some((k, v))
         })
         .collect()

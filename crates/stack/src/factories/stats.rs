@@ -7,7 +7,8 @@ use irp::DeviceRef;
 
 use crate::{BuildContext, DriverFactory, LayerKind, LayerSpec, ParamDoc, ParamKind, SpecError};
 
-/// `stats(file=stats.json,interval=10s)`: counters and latency histograms ([`Stats`]).
+/// `stats(file=stats.json,prometheus=irpstack.prom,interval=10s)`: counters and latency
+/// histograms ([`Stats`]).
 pub const STATS: DriverFactory = DriverFactory {
     name: "stats",
     summary: "counts requests, bytes, errors and latency per function (flush included); report at shutdown",
@@ -19,10 +20,16 @@ pub const STATS: DriverFactory = DriverFactory {
             help: "write the report (JSON) here, every interval and at shutdown",
         },
         ParamDoc {
+            key: "prometheus",
+            kind: ParamKind::Path,
+            default: None,
+            help: "also write the counters in the Prometheus text format here (for node_exporter's textfile collector: name it *.prom in its directory)",
+        },
+        ParamDoc {
             key: "interval",
             kind: ParamKind::Duration,
             default: Some("10s"),
-            help: "how often the file is rewritten (1ms to 24h; 0 = only at shutdown)",
+            help: "how often the files are rewritten (1ms to 24h; 0 = only at shutdown)",
         },
     ],
     kind: LayerKind::Filter,
@@ -34,7 +41,7 @@ fn build_stats(
     lower: Option<&DeviceRef>,
     ctx: &BuildContext,
 ) -> Result<DeviceRef, SpecError> {
-    let params = all_params(layer, ctx, "file");
+    let params = all_params(layer, ctx, &["file", "prometheus"]);
     let options = StatsOptions::from_params(params).map_err(|e| SpecError::build_failed(layer, e))?;
     let lower = ctx.lower(lower)?;
     Stats::create(ctx.device_name(), options, lower).map_err(|e| SpecError::build_failed(layer, e))

@@ -112,6 +112,7 @@ pub fn run(args: &IoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     let mut fio = fio::FioSide::new(!args.no_fio);
+    let mut steps = crate::progress::Steps::new("bench io", (stacks.len() * WORKLOADS.len()) as u64);
     let mut rows = Vec::new();
     let mut filled: Vec<PathBuf> = Vec::new();
     for text in &stacks {
@@ -131,6 +132,7 @@ pub fn run(args: &IoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             filled.push(image.clone());
         }
         for workload in WORKLOADS {
+            steps.begin(&format!("{} through `{text}`", workload.name));
             let (ops, elapsed) = run_workload(&handle, size, workload, duration)
                 .with_context(|| format!("{} through `{text}`", workload.name))?;
             let iops = ops as f64 / elapsed.as_secs_f64();
@@ -154,12 +156,16 @@ pub fn run(args: &IoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             }
         }
         drop(handle);
-        manager.shutdown().with_context(|| format!("shutting down `{text}`"))?;
+        let progress = crate::progress::WriteBack::watch(&manager);
+        let shut = manager.shutdown();
+        drop(progress);
+        shut.with_context(|| format!("shutting down `{text}`"))?;
         drop((manager, top));
         if let Some(image) = &image {
             WORKLOADS.into_iter().for_each(|workload| fio.measure(image, workload, args.seconds));
         }
     }
+    steps.finish();
     for row in &mut rows {
         if let Some((iops, gbps)) = fio.result(row.image.as_deref(), row.workload) {
             (row.fio_iops, row.fio_gbps) = (Some(iops), Some(gbps));

@@ -9,6 +9,7 @@
 //! | FlushBuffers without device sync (`NO_SYNC`, `FILE_DATA_ONLY`) | `sync_file_range(WRITE)` of a small amount written since the last sync, not waited for |
 //! | Discard | `fallocate(PUNCH_HOLE \| KEEP_SIZE)`; succeeds doing nothing where unsupported |
 //! | WriteZeroes | `fallocate(ZERO_RANGE \| KEEP_SIZE)` (`PUNCH_HOLE` when it may unmap), else writes of zeroes; `fdatasync` after with ForceUnitAccess |
+//! | DeviceControl `FSCTL_QUERY_ALLOCATED_RANGES` | `lseek(SEEK_DATA / SEEK_HOLE)` in the dispatching thread; a block device is all data |
 //!
 //! Dispatch hands most requests to the engine, whose thread completes them. Three kinds
 //! run in the dispatching thread instead, sparing the hand-off and the wake-up back:
@@ -44,6 +45,7 @@
 //! opened for writing, shared when read-only ([`crate::locking`], QEMU's locks); another
 //! holder makes opening fail with [`FileDiskError::Locked`].
 
+mod allocated;
 mod engine_pool;
 mod engine_uring;
 mod error;
@@ -55,7 +57,7 @@ mod sys;
 mod tests;
 mod unsynced;
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,7 +69,7 @@ pub use self::error::FileDiskError;
 use self::op::{Backing, Op, Request};
 use crate::locking::Locking;
 use crate::sticky::StickyError;
-use irp::block::{BlockDisk, BlockRequest, DiskDriver, DiskInfo};
+use irp::block::{AllocatedRange, Allocation, BlockDisk, BlockRequest, DiskDriver, DiskInfo};
 
 /// How a `file` disk does its I/O.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -400,5 +402,14 @@ impl BlockDisk for FileDisk {
     /// once an `fdatasync` failed.
     fn flush(&self, irp: Irp, syncs_device: bool) -> Status {
         FileDisk::sync(self, irp, syncs_device)
+    }
+    /// The file's data as `lseek(SEEK_DATA / SEEK_HOLE)` finds it; a block device is all
+    /// data (it has no holes to tell).
+    fn allocated_ranges(&self, query: AllocatedRange, max_ranges: usize) -> Result<Allocation, Status> {
+        if self.block_device {
+            return Ok(Allocation::everything(query));
+        }
+        let ranges = allocated::data_ranges(self.backing.file.as_fd(), query, max_ranges)?;
+        Ok(Allocation::from_ranges(query, ranges))
     }
 }

@@ -28,7 +28,12 @@
 //! Blocks become clean only after their write succeeded; a failed write leaves them
 //! dirty to be retried, and the flush that needed them fails. Dirty blocks are never
 //! evicted; clean ones go least recently used first when the cache exceeds `size`.
+//!
+//! The allocation query (`FSCTL_QUERY_ALLOCATED_RANGES`) answers what the device below
+//! says plus every block the cache holds that is not below yet (`allocated.rs`): a hole
+//! it reports reads as zeroes through the cache.
 
+mod allocated;
 mod flush;
 mod lazy;
 mod read_write;
@@ -44,7 +49,7 @@ use std::time::Duration;
 
 use irp::{Characteristics, DeviceBuilder, DeviceRef, Driver, Irp, Status};
 
-use irp::block::{DiskInfo, lower};
+use irp::block::{AllocationQuery, DiskInfo, lower};
 use store::Store;
 
 /// How the cache treats writes and flushes.
@@ -492,5 +497,14 @@ impl Driver for Cache {
     }
     fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
         self.inner.shutdown(irp)
+    }
+    /// The allocation query adds the blocks the cache holds to the answer from below
+    /// (`allocated.rs`); other controls go down.
+    fn device_control(&self, device: &DeviceRef, irp: Irp) -> Status {
+        match AllocationQuery::decode(&irp, self.inner.info.size) {
+            None => irp::default_dispatch(device, irp),
+            Some(Err(status)) => irp.complete(status),
+            Some(Ok(query)) => self.inner.query_allocated(irp, query),
+        }
     }
 }

@@ -242,6 +242,16 @@ impl Store {
         self.dirty.iter().take(limit).copied().collect()
     }
 
+    /// The dirty blocks among `blocks`, lowest first.
+    pub(super) fn dirty_in(&self, blocks: std::ops::RangeInclusive<u64>) -> impl Iterator<Item = u64> + '_ {
+        self.dirty.range(blocks).copied()
+    }
+
+    /// The block ranges writes around the cache are changing below right now.
+    pub(super) fn written_below_now(&self) -> &[std::ops::RangeInclusive<u64>] {
+        &self.below
+    }
+
     /// How many blocks are dirty.
     pub(super) fn dirty_count(&self) -> usize {
         self.dirty.len()

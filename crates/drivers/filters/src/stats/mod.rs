@@ -13,9 +13,13 @@
 //! With a `file`, a JSON report ([`StatsSnapshot::to_json`]) is written there every
 //! `interval` by a background thread, when `IRP_MJ_SHUTDOWN` completes, and when the
 //! filter is dropped — atomically (a temporary file renamed over it). At shutdown and
-//! drop the table ([`StatsSnapshot`]'s `Display`) also goes to the log.
+//! drop the table ([`StatsSnapshot`]'s `Display`) also goes to the log. With `prometheus`,
+//! the same counters go to that file in the Prometheus text exposition format
+//! ([`StatsSnapshot::to_prometheus`]), at the same times: point node_exporter's textfile
+//! collector at its directory.
 
 mod histogram;
+mod prometheus;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -37,13 +41,16 @@ pub use report::{OpSnapshot, StatsSnapshot, op_name};
 pub struct StatsOptions {
     /// Write a JSON report here every `interval`, at shutdown and when dropped.
     pub file: Option<PathBuf>,
+    /// Write the counters in the Prometheus text exposition format here, at the same times
+    /// ([`StatsSnapshot::to_prometheus`]).
+    pub prometheus: Option<PathBuf>,
     /// How often to write the file; zero writes it only at shutdown and drop.
     pub interval: Duration,
 }
 
 impl Default for StatsOptions {
     fn default() -> Self {
-        StatsOptions { file: None, interval: Duration::from_secs(10) }
+        StatsOptions { file: None, prometheus: None, interval: Duration::from_secs(10) }
     }
 }
 
@@ -66,6 +73,8 @@ impl StatsOptions {
             match key {
                 "file" if value.is_empty() => return Err(bad("expected a path".into())),
                 "file" => options.file = Some(PathBuf::from(value)),
+                "prometheus" if value.is_empty() => return Err(bad("expected a path".into())),
+                "prometheus" => options.prometheus = Some(PathBuf::from(value)),
                 "interval" => {
                     let interval = crate::fault::parse_duration(value).map_err(bad)?;
                     if !interval.is_zero()
@@ -87,7 +96,7 @@ impl StatsOptions {
 #[non_exhaustive]
 pub enum StatsError {
     /// A key the stats filter does not know.
-    #[error("stats: unknown key {key:?} (known: file, interval)")]
+    #[error("stats: unknown key {key:?} (known: file, prometheus, interval)")]
     UnknownKey {
         /// The key given.
         key: String,
@@ -133,6 +142,7 @@ struct OpStats {
 struct Inner {
     name: String,
     file: Option<PathBuf>,
+    prometheus: Option<PathBuf>,
     created: Instant,
     ops: [OpStats; CODES],
 }
@@ -165,18 +175,27 @@ impl Inner {
         StatsSnapshot { device: self.name.clone(), elapsed: self.created.elapsed(), ops }
     }
 
-    fn write_file(&self) -> std::io::Result<()> {
-        match &self.file {
-            Some(path) => write_atomically(path, &self.snapshot().to_json()),
-            None => Ok(()),
+    /// Writes the report files (JSON, Prometheus) there are; the path of the one that
+    /// failed with its error.
+    fn write_file(&self) -> Result<(), (PathBuf, std::io::Error)> {
+        if self.file.is_none() && self.prometheus.is_none() {
+            return Ok(());
         }
+        let snapshot = self.snapshot();
+        if let Some(path) = &self.file {
+            write_atomically(path, &snapshot.to_json()).map_err(|e| (path.clone(), e))?;
+        }
+        if let Some(path) = &self.prometheus {
+            write_atomically(path, &snapshot.to_prometheus()).map_err(|e| (path.clone(), e))?;
+        }
+        Ok(())
     }
 
     /// The final report: the table to the log, and the file.
     fn report(&self, why: &str) {
         tracing::info!(device = %self.name, "stats at {why}:\n{}", self.snapshot());
-        if let Err(e) = self.write_file() {
-            tracing::warn!(device = %self.name, "stats: cannot write the report file: {e}");
+        if let Err((path, e)) = self.write_file() {
+            tracing::warn!(device = %self.name, "stats: cannot write the report file {}: {e}", path.display());
         }
     }
 
@@ -241,8 +260,8 @@ impl Writer {
                     }
                 }
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = inner.write_file() {
-                    tracing::warn!(device = %inner.name, "stats: cannot write the report file: {e}");
+                if let Err((path, e)) = inner.write_file() {
+                    tracing::warn!(device = %inner.name, "stats: cannot write the report file {}: {e}", path.display());
                 }
             }
         })?;
@@ -275,16 +294,20 @@ impl Stats {
         let inner = Arc::new(Inner {
             name: name.to_owned(),
             file: options.file.clone(),
+            prometheus: options.prometheus.clone(),
             created: Instant::now(),
             ops: std::array::from_fn(|_| OpStats::default()),
         });
-        let file_error = |source| StatsError::File { path: options.file.clone().unwrap_or_default(), source };
-        inner.write_file().map_err(file_error)?;
-        let writer = match &options.file {
-            Some(_) if !options.interval.is_zero() => {
-                Some(Writer::start(&inner, options.interval).map_err(file_error)?)
-            }
-            _ => None,
+        inner.write_file().map_err(|(path, source)| StatsError::File { path, source })?;
+        let writes = options.file.is_some() || options.prometheus.is_some();
+        let writer = if writes && !options.interval.is_zero() {
+            let path = options.file.clone().or_else(|| options.prometheus.clone()).unwrap_or_default();
+            Some(
+                Writer::start(&inner, options.interval)
+                    .map_err(|source| StatsError::File { path, source })?,
+            )
+        } else {
+            None
         };
         let stats = Stats { inner, writer };
         // SHUTDOWN_NOTIFY: the final report is written when IRP_MJ_SHUTDOWN completes.
@@ -296,9 +319,9 @@ impl Stats {
         self.inner.snapshot()
     }
 
-    /// Writes the report file now (nothing without a file).
+    /// Writes the report files now (nothing without one).
     pub fn write_report(&self) -> std::io::Result<()> {
-        self.inner.write_file()
+        self.inner.write_file().map_err(|(_, e)| e)
     }
 
     fn handle(&self, device: &DeviceRef, mut irp: Irp) -> Status {

@@ -90,7 +90,7 @@ impl StatsSnapshot {
         self.op(MajorFunction::FlushBuffers)
     }
 
-    fn shown(&self) -> impl Iterator<Item = &OpSnapshot> {
+    pub(super) fn shown_ops(&self) -> impl Iterator<Item = &OpSnapshot> {
         self.ops.iter().filter(|o| ALWAYS_SHOWN.contains(&o.major) || !o.is_idle())
     }
 
@@ -122,7 +122,7 @@ impl StatsSnapshot {
             };
         }
         out.push_str("]},\"ops\":{");
-        for (i, op) in self.shown().enumerate() {
+        for (i, op) in self.shown_ops().enumerate() {
             let _ = write!(out, "{}\"{}\":", if i == 0 { "" } else { "," }, op_name(op.major));
             json_op(&mut out, op, true);
         }
@@ -211,7 +211,7 @@ impl fmt::Display for StatsSnapshot {
             "{:<18} {:>10} {:>14} {:>8} {:>9} {:>9} {:>9}",
             "op", "count", "bytes", "errors", "mean", "p50", "p99"
         )?;
-        for op in self.shown() {
+        for op in self.shown_ops() {
             let l = &op.latency;
             writeln!(
                 f,

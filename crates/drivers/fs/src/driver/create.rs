@@ -16,10 +16,14 @@
 //! permission on the directory, and its creator gets the access it asked for (POSIX
 //! `open(O_CREAT)` of mode 0444 for writing succeeds). An existing file's access is checked
 //! against its mode bits; replacing it needs write permission and is refused for a
-//! directory (`STATUS_FILE_IS_A_DIRECTORY`). SUPERSEDE keeps the inode (its data goes, as
+//! directory (`STATUS_FILE_IS_A_DIRECTORY`). A directory may be opened with write access
+//! (NT's `FILE_ADD_FILE` and `FILE_ADD_SUBDIRECTORY` are those bits) when its mode allows:
+//! that is what its flush (`fsyncdir`) needs; writing data to it is refused. SUPERSEDE keeps the inode (its data goes, as
 //! with OVERWRITE). `FILE_DIRECTORY_FILE` with a non-directory is `STATUS_NOT_A_DIRECTORY`,
 //! `FILE_NON_DIRECTORY_FILE` with a directory `STATUS_FILE_IS_A_DIRECTORY`, both at once
-//! `STATUS_INVALID_PARAMETER`.
+//! `STATUS_INVALID_PARAMETER`, and so is `FILE_DIRECTORY_FILE` with a disposition other
+//! than CREATE, OPEN and OPEN_IF (as NT). A name another open creates between the lookup
+//! and the creation is opened (OPEN_IF and the like), not a collision.
 //!
 //! `FILE_DELETE_ON_CLOSE` needs `DELETE` access (`STATUS_INVALID_PARAMETER` without, as
 //! NT), the right to remove the name (write and search on the directory, the sticky rule)
@@ -103,26 +107,50 @@ fn open(vcb: &Vcb, path: &str, who: &Credentials, ask: &Ask) -> Result<(Ccb, Cre
             format!("{path:?}: FILE_DIRECTORY_FILE and FILE_NON_DIRECTORY_FILE together"),
         ));
     }
+    if ask.options.contains(CreateOptions::DIRECTORY_FILE)
+        && !matches!(
+            ask.disposition,
+            CreateDisposition::Create | CreateDisposition::Open | CreateDisposition::OpenIf
+        )
+    {
+        return Err(Failure::new(
+            Status::INVALID_PARAMETER,
+            format!("{path:?}: FILE_DIRECTORY_FILE with {:?}", ask.disposition),
+        ));
+    }
     let follow = !ask.options.contains(CreateOptions::OPEN_REPARSE_POINT);
-    let resolved = if ask.options.contains(CreateOptions::OPEN_BY_FILE_ID) {
-        by_file_id(vcb, path)?
-    } else {
-        resolve(vcb.backend(), who, path, follow)?
-    };
-    let (ino, inode, link, action) = match resolved {
-        Resolved::Missing { dir, name } => {
-            if !ask.disposition.creates_missing() {
-                return Err(Failure::new(
-                    Status::OBJECT_NAME_NOT_FOUND,
-                    format!("{path:?} does not exist ({:?})", ask.disposition),
-                ));
+    let mut raced = 0;
+    let (ino, inode, link, action) = loop {
+        let resolved = if ask.options.contains(CreateOptions::OPEN_BY_FILE_ID) {
+            by_file_id(vcb, path)?
+        } else {
+            resolve(vcb.backend(), who, path, follow)?
+        };
+        match resolved {
+            Resolved::Missing { dir, name } => {
+                if !ask.disposition.creates_missing() {
+                    return Err(Failure::new(
+                        Status::OBJECT_NAME_NOT_FOUND,
+                        format!("{path:?} does not exist ({:?})", ask.disposition),
+                    ));
+                }
+                match create_new(vcb, who, ask, dir, &name) {
+                    Ok((ino, inode)) => break (ino, inode, Some(Link { dir, name }), CreateAction::Created),
+                    // Another open made the name meanwhile: open what it made.
+                    Err(f)
+                        if f.status == Status::OBJECT_NAME_COLLISION
+                            && ask.disposition.opens_existing()
+                            && raced < 3 =>
+                    {
+                        raced += 1;
+                    }
+                    Err(f) => return Err(f),
+                }
             }
-            let (ino, inode) = create_new(vcb, who, ask, dir, &name)?;
-            (ino, inode, Some(Link { dir, name }), CreateAction::Created)
-        }
-        Resolved::Found { ino, inode, link } => {
-            let action = open_existing(vcb, who, ask, path, ino, &inode, link.as_ref())?;
-            (ino, *inode, link, action)
+            Resolved::Found { ino, inode, link } => {
+                let action = open_existing(vcb, who, ask, path, ino, &inode, link.as_ref())?;
+                break (ino, *inode, link, action);
+            }
         }
     };
     let fcb = vcb.open_fcb(ino, inode)?;
@@ -214,9 +242,6 @@ fn open_existing(
     }
     if ask.access.modifies() {
         vcb.mutations(&format!("opening {path:?} for {:?}", ask.access))?;
-        if inode.is_dir() && ask.access.can_write() {
-            return Err(Failure::new(Status::FILE_IS_A_DIRECTORY, format!("{path:?} opened for writing")));
-        }
     }
     let mut want = Want::of(ask.access);
     want.write |= replaces;

@@ -21,6 +21,8 @@
 //! [`WriteErrors`](super::write_errors::WriteErrors) and returned; a failure recorded since
 //! this handle last looked (a flush of another handle, the periodic commit) is returned once
 //! to every handle that was open when it happened, even when this flush itself succeeded.
+//! So a `FileDataOnly` flush, which writes nothing, is how a front end asks for a handle's
+//! deferred write errors without a sync (FUSE's `flush` at every `close`).
 
 use std::sync::Arc;
 
@@ -44,7 +46,8 @@ pub(crate) fn dispatch(vcb: &Vcb, mut irp: Irp) -> Status {
         return if flags.syncs_device() { forward(vcb, irp) } else { finish(vcb, irp, Ok(0)) };
     }
     if let Err(f) = write_dirty(vcb, ccb.map(|c| &c.target), flags) {
-        if is_write_back_failure(f.status) {
+        // The write path's failures to reach storage (device, journal) are these two.
+        if matches!(f.status, Status::IO_DEVICE_ERROR | Status::DISK_FULL) {
             vcb.write_errors().record(f.status);
         }
         if let Some(ccb) = ccb {
@@ -68,7 +71,7 @@ pub(crate) fn dispatch(vcb: &Vcb, mut irp: Irp) -> Status {
 /// The flush below completed: record its failure; report one this handle has not seen.
 fn completed(mut irp: Irp, errors: &WriteErrors, file: Option<Arc<FileObject>>) -> Completion {
     let status = irp.io_status().status;
-    if is_write_back_failure(status) {
+    if status.is_error() && status != Status::INVALID_DEVICE_REQUEST {
         tracing::warn!(%status, "a flush below the file system failed");
         errors.record(status);
     }
@@ -79,20 +82,6 @@ fn completed(mut irp: Irp, errors: &WriteErrors, file: Option<Arc<FileObject>>) 
         irp.set_status(unseen);
     }
     Completion::Continue(irp)
-}
-
-/// Whether a flush's failure means data or metadata did not reach storage (not a request
-/// refused: a bad flag, a dismounted or read-only volume, a device with no flush).
-pub(crate) fn is_write_back_failure(status: Status) -> bool {
-    status.is_error()
-        && !matches!(
-            status,
-            Status::INVALID_PARAMETER
-                | Status::INVALID_DEVICE_REQUEST
-                | Status::VOLUME_DISMOUNTED
-                | Status::MEDIA_WRITE_PROTECTED
-                | Status::ACCESS_DENIED
-        )
 }
 
 /// Writes the metadata the flush covers (its data is below already).

@@ -122,6 +122,19 @@ pub(crate) fn finish(vcb: &Vcb, irp: Irp, result: Result<u64, Failure>) -> Statu
     }
 }
 
+/// After `IRP_MJ_SHUTDOWN` the volume is dismounted: every request on it but a cleanup, a
+/// close and another shutdown completes with `STATUS_VOLUME_DISMOUNTED` (NT's answer on the
+/// handles of a dismounted volume). `None` when `irp` was completed so.
+fn unless_dismounted(vcb: &Vcb, irp: Irp) -> Option<Irp> {
+    if !vcb.is_shut_down() {
+        return Some(irp);
+    }
+    let major = irp.major_function();
+    tracing::debug!(device = vcb.name(), %major, "refused: the volume was shut down");
+    irp.complete(Status::VOLUME_DISMOUNTED);
+    None
+}
+
 /// Sends `irp` on to the device below as it is (`IoSkipCurrentIrpStackLocation` +
 /// `IoCallDriver`).
 pub(crate) fn forward(vcb: &Vcb, mut irp: Irp) -> Status {
@@ -140,34 +153,44 @@ impl Driver for FsDriver {
         close::dispatch(&self.vcb, irp)
     }
     fn read(&self, _: &DeviceRef, irp: Irp) -> Status {
-        read::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| read::dispatch(&self.vcb, irp))
     }
     fn write(&self, _: &DeviceRef, irp: Irp) -> Status {
-        write::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| write::dispatch(&self.vcb, irp))
     }
     fn discard(&self, _: &DeviceRef, irp: Irp) -> Status {
-        write::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| write::dispatch(&self.vcb, irp))
     }
     fn write_zeroes(&self, _: &DeviceRef, irp: Irp) -> Status {
-        write::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| write::dispatch(&self.vcb, irp))
     }
     fn query_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        information::query(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| information::query(&self.vcb, irp))
     }
     fn set_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        set_information::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| set_information::dispatch(&self.vcb, irp))
     }
     fn directory_control(&self, _: &DeviceRef, irp: Irp) -> Status {
-        directory::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| directory::dispatch(&self.vcb, irp))
     }
     fn file_system_control(&self, _: &DeviceRef, irp: Irp) -> Status {
-        fsctl::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| fsctl::dispatch(&self.vcb, irp))
     }
     fn query_volume_information(&self, _: &DeviceRef, irp: Irp) -> Status {
-        volume_information::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| volume_information::dispatch(&self.vcb, irp))
     }
     fn flush_buffers(&self, _: &DeviceRef, irp: Irp) -> Status {
-        flush::dispatch(&self.vcb, irp)
+        unless_dismounted(&self.vcb, irp)
+            .map_or(Status::VOLUME_DISMOUNTED, |irp| flush::dispatch(&self.vcb, irp))
     }
     fn shutdown(&self, _: &DeviceRef, irp: Irp) -> Status {
         shutdown::dispatch(&self.vcb, irp)

@@ -8,7 +8,8 @@
 //! until their last close, as POSIX), else `STATUS_OBJECT_NAME_COLLISION`; a directory over
 //! a non-directory is `STATUS_NOT_A_DIRECTORY`, the reverse `STATUS_FILE_IS_A_DIRECTORY`, a
 //! non-empty target directory `STATUS_DIRECTORY_NOT_EMPTY`, a directory into itself
-//! `STATUS_INVALID_PARAMETER`. It needs `DELETE` access on the handle, the right to remove
+//! `STATUS_INVALID_PARAMETER`, a file whose deletion is pending `STATUS_DELETE_PENDING` (for a
+//! link too). It needs `DELETE` access on the handle, the right to remove
 //! the name from its directory and to add one to the target directory (and to remove the
 //! one it replaces), and write permission on a directory that changes parent (its `..`
 //! changes). A link adds a name to a non-directory (`STATUS_FILE_IS_A_DIRECTORY` for a
@@ -49,6 +50,14 @@ fn current_link(vcb: &Vcb, ccb: &Ccb, fcb: &Fcb) -> Result<Link, Failure> {
     Ok(link)
 }
 
+/// A file being deleted keeps its name until then: no new one, no move.
+fn refuse_if_delete_pending(fcb: &Fcb) -> Result<(), Failure> {
+    if fcb.state().delete_pending.is_some() {
+        return Err(Failure::new(Status::DELETE_PENDING, format!("inode {} is being deleted", fcb.ino())));
+    }
+    Ok(())
+}
+
 fn denied(what: String, who: &Credentials) -> Failure {
     Failure::new(Status::ACCESS_DENIED, format!("{what}: not permitted for uid {}", who.uid))
 }
@@ -69,6 +78,7 @@ pub(crate) fn rename(
         ));
     }
     let m = vcb.mutations(&format!("renaming inode {ino}"))?;
+    refuse_if_delete_pending(fcb)?;
     let from = current_link(vcb, ccb, fcb)?;
     let (to, existing) = target(vcb, who, &change.target)?;
     if from == to {
@@ -106,6 +116,7 @@ pub(crate) fn rename(
 pub(crate) fn link(vcb: &Vcb, who: &Credentials, fcb: &Fcb, change: &NameChange) -> Result<(), Failure> {
     let ino = fcb.ino();
     let m = vcb.mutations(&format!("linking inode {ino}"))?;
+    refuse_if_delete_pending(fcb)?;
     let inode = vcb.inode_of(fcb)?;
     if inode.is_dir() {
         return Err(Failure::new(Status::FILE_IS_A_DIRECTORY, format!("a hard link to directory {ino}")));

@@ -188,6 +188,9 @@ impl Inner {
         let dev = Arc::clone(self.txn.device());
         let w = Writer { dev: &*dev, bs, off, data };
         let old_blocks = inode.blocks;
+        // Preallocated blocks written for the first time: their extents become written,
+        // which reading the data back needs (fdatasync must commit it).
+        let mut converted = false;
         self.with_tree(ino, &mut inode, |t| {
             let mut lblk = first;
             while lblk <= last {
@@ -208,6 +211,7 @@ impl Inner {
                         w.write(phys, lblk, run_end - lblk, !e.unwritten)?;
                         if e.unwritten {
                             t.mark_written(lblk, run_end)?;
+                            converted = true;
                         }
                         lblk = run_end;
                     }
@@ -239,7 +243,7 @@ impl Inner {
         }
         set_time(&mut inode, self.now(), false, true, true);
         self.write_inode(ino, &mut inode)?;
-        self.touched(ino, grew || inode.blocks != old_blocks);
+        self.touched(ino, grew || converted || inode.blocks != old_blocks);
         Ok(())
     }
 }

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::device::BlockDevice;
 use crate::error::Result;
+use crate::jbd2::ReplayReport;
 use crate::ondisk::inode::mode;
 use inner::Inner;
 pub use types::{
@@ -60,6 +61,14 @@ impl Filesystem {
     /// a volume without a journal, or [`MountOptions::read_only`] mount read-only.
     pub fn mount(dev: Arc<dyn BlockDevice>, opts: MountOptions) -> Result<Filesystem> {
         Ok(Filesystem { inner: Mutex::new(Inner::mount(dev, opts)?) })
+    }
+
+    /// Mount's first step alone: checks the superblock (repairing a torn one when it can) and
+    /// replays the journal onto `dev` if the volume needs recovery, exactly as
+    /// [`Filesystem::mount`] does before anything else; returns what the replay did (None:
+    /// nothing needed replaying). The crash checker uses it to replay, crash and replay again.
+    pub fn recover(dev: Arc<dyn BlockDevice>, opts: &MountOptions) -> Result<Option<ReplayReport>> {
+        Ok(mount::recover_volume(&dev, opts)?.replay)
     }
 
     /// Unmounts cleanly: commit, checkpoint, empty journal, `needs_recovery` cleared.

@@ -12,7 +12,8 @@ use crate::alloc::Alloc;
 use crate::device::BlockDevice;
 use crate::error::{FsError, Result};
 use crate::geometry::Geometry;
-use crate::jbd2::{Journal, JournalArea, recover};
+use crate::jbd2::recovery::recover_with;
+use crate::jbd2::{Journal, JournalArea, ReplayReport};
 use crate::ondisk::features::{Access, compat, incompat};
 use crate::ondisk::superblock::{SUPERBLOCK_SIZE, Superblock};
 use crate::txn::{Txn, TxnLimits};
@@ -63,43 +64,59 @@ pub(crate) fn journal_area(vol: &Volume<&dyn BlockDevice>, ino: u32) -> Result<J
     Ok(JournalArea::from_extents(bs as usize, &runs)?)
 }
 
+/// What mount's first step found: the journal, why the volume is read-only (if it is), and
+/// what the replay did (if the journal needed one).
+pub(crate) struct Recovered {
+    pub area: Option<JournalArea>,
+    pub read_only: Option<String>,
+    pub replay: Option<ReplayReport>,
+}
+
+/// Mount's first step: checks the superblock (a torn one is repaired when it can be, unless
+/// read-only) and the features, and replays the journal if `needs_recovery` says so.
+pub(crate) fn recover_volume(dev: &Arc<dyn BlockDevice>, opts: &MountOptions) -> Result<Recovered> {
+    let vopts = OpenOptions { verify_checksums: opts.verify_checksums };
+    let vol = match Volume::open_with(&**dev, vopts).map_err(FsError::from) {
+        Err(e) if super::torn_super::is_superblock_checksum(&e) && !opts.read_only => {
+            if !super::torn_super::repair(dev, opts.breakage)? {
+                return Err(e);
+            }
+            Volume::open_with(&**dev, vopts)?
+        }
+        r => r?,
+    };
+    let sb = vol.superblock().clone();
+    let mut read_only = opts.read_only.then(|| "mounted read-only".to_string());
+    if let Some(reason) = forced_read_only(&sb, vol.access()) {
+        read_only = Some(reason);
+    }
+    let has_journal = sb.features.compat & compat::HAS_JOURNAL != 0;
+    if has_journal && (sb.journal_inum == 0 || sb.features.incompat & incompat::JOURNAL_DEV != 0) {
+        return Err(FsError::NotSupported("an external journal".into()));
+    }
+    let area = if has_journal { Some(journal_area(&vol, sb.journal_inum)?) } else { None };
+    drop(vol);
+    let mut replay = None;
+    if sb.needs_recovery() {
+        let Some(area) = &area else {
+            return Err(FsError::corrupt("superblock", "features", "needs_recovery without a journal"));
+        };
+        let report = recover_with(&**dev, area, opts.breakage)?;
+        tracing::info!(
+            transactions = report.transactions,
+            blocks = report.blocks_written,
+            "journal replayed"
+        );
+        replay = Some(report);
+    }
+    Ok(Recovered { area, read_only, replay })
+}
+
 impl Inner {
     /// Mounts the volume on `dev`.
     pub fn mount(dev: Arc<dyn BlockDevice>, opts: MountOptions) -> Result<Inner> {
         let vopts = OpenOptions { verify_checksums: opts.verify_checksums };
-        let vol = match Volume::open_with(&*dev, vopts).map_err(FsError::from) {
-            Err(e) if super::torn_super::is_superblock_checksum(&e) && !opts.read_only => {
-                if !super::torn_super::repair(&dev)? {
-                    return Err(e);
-                }
-                Volume::open_with(&*dev, vopts)?
-            }
-            r => r?,
-        };
-        let sb = vol.superblock().clone();
-        let mut read_only = opts.read_only.then(|| "mounted read-only".to_string());
-        if let Some(reason) = forced_read_only(&sb, vol.access()) {
-            read_only = Some(reason);
-        }
-        let has_journal = sb.features.compat & compat::HAS_JOURNAL != 0;
-        if has_journal && (sb.journal_inum == 0 || sb.features.incompat & incompat::JOURNAL_DEV != 0) {
-            return Err(FsError::NotSupported("an external journal".into()));
-        }
-        let area = if has_journal { Some(journal_area(&vol, sb.journal_inum)?) } else { None };
-        drop(vol);
-        let mut recovery = None;
-        if sb.needs_recovery() {
-            let Some(area) = &area else {
-                return Err(FsError::corrupt("superblock", "features", "needs_recovery without a journal"));
-            };
-            let report = recover(&*dev, area)?;
-            tracing::info!(
-                transactions = report.transactions,
-                blocks = report.blocks_written,
-                "journal replayed"
-            );
-            recovery = Some(report);
-        }
+        let Recovered { area, read_only, replay: recovery } = recover_volume(&dev, &opts)?;
         // Read again: the replay may have rewritten the superblock and the descriptors.
         let vol = Volume::open_with(&*dev, vopts)?;
         let mut sb = vol.superblock().clone();
@@ -115,7 +132,8 @@ impl Inner {
             pinned_blocks: opts.pinned_blocks,
             max_transaction_blocks: opts.max_transaction_blocks,
         };
-        let txn = Txn::new(Arc::clone(&dev), journal, geo.bsz(), limits);
+        let mut txn = Txn::new(Arc::clone(&dev), journal, geo.bsz(), limits);
+        txn.set_breakage(opts.breakage);
         if sb.needs_recovery() {
             sb.features.incompat &= !incompat::RECOVER;
         }

@@ -16,9 +16,11 @@
 
 use std::sync::Arc;
 
+use crate::breakage::Breakage;
 use crate::device::BlockDevice;
 use crate::error::{FsError, Result};
-use crate::jbd2::{read_superblock, recover};
+use crate::jbd2::read_superblock;
+use crate::jbd2::recovery::recover_with;
 use crate::ondisk::features::{compat, incompat};
 use crate::ondisk::superblock::{SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock};
 use crate::volume::{OpenOptions, Volume};
@@ -48,7 +50,7 @@ fn same_volume(a: &Superblock, b: &Superblock) -> bool {
 }
 
 /// Tries to bring back a primary superblock whose checksum failed; Ok(true) if it now passes.
-pub(crate) fn repair(dev: &Arc<dyn BlockDevice>) -> Result<bool> {
+pub(crate) fn repair(dev: &Arc<dyn BlockDevice>, breakage: Breakage) -> Result<bool> {
     let sb = read_primary(&**dev)?;
     if sb.verify_checksum().is_ok() {
         return Ok(true);
@@ -59,7 +61,7 @@ pub(crate) fn repair(dev: &Arc<dyn BlockDevice>) -> Result<bool> {
         drop(vol);
         if read_superblock(&**dev, &area)?.start != 0 {
             tracing::warn!("superblock checksum failed; replaying the journal, which holds its block");
-            recover(&**dev, &area)?;
+            recover_with(&**dev, &area, breakage)?;
             if read_primary(&**dev)?.verify_checksum().is_ok() {
                 return Ok(true);
             }

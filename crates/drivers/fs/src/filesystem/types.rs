@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::breakage::Breakage;
 pub use crate::ondisk::inode::Timestamp;
 use crate::ondisk::inode::{Inode, mode};
 
@@ -209,6 +210,10 @@ pub struct MountOptions {
     pub dir_index_entries: usize,
     /// Where timestamps come from.
     pub clock: Clock,
+    /// A deliberately broken variant, for the crash checker's tests ([`Breakage::NONE`]
+    /// unless the crate is built with the `broken-variants` feature).
+    #[doc(hidden)]
+    pub breakage: Breakage,
 }
 
 impl Default for MountOptions {
@@ -222,6 +227,7 @@ impl Default for MountOptions {
             max_transaction_blocks: 8192,
             dir_index_entries: 1 << 21,
             clock: system_clock,
+            breakage: Breakage::NONE,
         }
     }
 }

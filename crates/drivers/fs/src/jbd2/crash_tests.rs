@@ -1,58 +1,81 @@
-//! Crash tests: random transaction sequences on a device that records every write and
-//! flush; a crash keeps a prefix of the writes, where those since the last flush may be
+//! Crash tests: random transaction sequences on the crash disk, which records every write
+//! and flush; a crash keeps a prefix of the writes, where those since the last flush may be
 //! lost in any combination. Recovery must give the state after the last transaction whose
 //! commit block survived, and a crash during recovery must recover to the same image.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+
+use disks::crash::{CrashDisk, DiskEvent};
 
 use proptest::prelude::*;
 
 use super::tests::{BS, DEV_BLOCKS, area, fixed_clock, home, image};
 use super::*;
 use crate::device::{BlockDevice, DeviceIoError, MemoryDevice};
+use crate::lower_device::LowerDevice;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { offset: u64, data: Vec<u8> },
+    Write { offset: u64, data: Arc<[u8]> },
     Flush,
 }
 
-/// A device that records what is written to it.
-#[derive(Debug)]
+/// The crash disk (`disks::crash`, the recorder the crash checker uses too), recording,
+/// as a [`BlockDevice`] through [`LowerDevice`].
 struct Recording {
-    live: MemoryDevice,
+    disk: Arc<CrashDisk>,
+    dev: LowerDevice,
     ops: Mutex<Vec<Op>>,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording").field("ops", &self.ops.lock().unwrap().len()).finish()
+    }
 }
 
 impl Recording {
     fn new(image: Vec<u8>) -> Recording {
-        Recording { live: MemoryDevice::from_image(image), ops: Mutex::new(Vec::new()) }
+        let disk = CrashDisk::with_image(image, 512).unwrap();
+        disk.start_recording(Arc::new(AtomicU64::new(1)));
+        let dev = LowerDevice::new(&CrashDisk::create("crash", Arc::clone(&disk)).unwrap()).unwrap();
+        Recording { disk, dev, ops: Mutex::new(Vec::new()) }
     }
 
+    /// Everything recorded so far.
     fn ops(&self) -> Vec<Op> {
-        self.ops.lock().unwrap().clone()
+        let mut ops = self.ops.lock().unwrap();
+        ops.extend(self.disk.take_events().into_iter().map(|e| match e {
+            DiskEvent::Write { offset, data, .. } => Op::Write { offset, data },
+            DiskEvent::Flush { .. } => Op::Flush,
+        }));
+        ops.clone()
     }
 
     fn len(&self) -> usize {
-        self.ops.lock().unwrap().len()
+        self.ops().len()
+    }
+
+    /// What reads see now.
+    fn image(&self) -> Vec<u8> {
+        self.disk.live_image()
     }
 }
 
 impl BlockDevice for Recording {
     fn size(&self) -> u64 {
-        self.live.size()
+        self.dev.size()
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceIoError> {
-        self.live.read_at(offset, buf)
+        self.dev.read_at(offset, buf)
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceIoError> {
-        self.ops.lock().unwrap().push(Op::Write { offset, data: buf.to_vec() });
-        self.live.write_at(offset, buf)
+        self.dev.write_at(offset, buf)
     }
     fn flush(&self) -> Result<(), DeviceIoError> {
-        self.ops.lock().unwrap().push(Op::Flush);
-        Ok(())
+        self.dev.flush()
     }
 }
 
@@ -218,8 +241,8 @@ fn crash_and_recover(
     // Full recovery, recorded.
     let rec = Recording::new(img.clone());
     recover(&rec, &area()).unwrap();
-    check(&rec.live, &want)?;
-    let recovered = rec.live.image();
+    check(&rec, &want)?;
+    let recovered = rec.image();
     // Recovering again changes nothing.
     let again = MemoryDevice::from_image(recovered.clone());
     prop_assert!(recover(&again, &area()).unwrap().was_clean);

@@ -20,6 +20,7 @@ use super::header::JBD2_MAGIC;
 use super::ring::tid_gt;
 use super::scan::{LogEnd, LogScan, scan};
 use super::superblock::JournalSuperblock;
+use crate::breakage::{Breakage, Broken};
 use crate::device::BlockDevice;
 
 /// A logged block that replay skipped because its tag checksum failed.
@@ -104,6 +105,16 @@ impl Revoked {
 /// marks the journal empty. Returns [`Jbd2Error::ReplayIncomplete`] (after writing every good
 /// block, with the journal left dirty) if some logged copies failed their checksum.
 pub fn recover(dev: &dyn BlockDevice, area: &JournalArea) -> Result<ReplayReport, Jbd2Error> {
+    recover_with(dev, area, Breakage::NONE)
+}
+
+/// [`recover`], or a deliberately broken variant of it (the crash checker's tests).
+pub(crate) fn recover_with(
+    dev: &dyn BlockDevice,
+    area: &JournalArea,
+    breakage: Breakage,
+) -> Result<ReplayReport, Jbd2Error> {
+    let ignore_revokes = breakage.is(Broken::ReplayIgnoresRevoke);
     let mut sb = read_superblock(dev, area)?;
     let log = scan(dev, area, &sb)?;
     let mut report = ReplayReport {
@@ -136,7 +147,7 @@ pub fn recover(dev: &dyn BlockDevice, area: &JournalArea) -> Result<ReplayReport
         report.revoke_records += tx.revokes.len() as u64;
         for &(jblock, tag) in &tx.blocks {
             report.logged_blocks += 1;
-            if revoked.covers(tag.home, tx.sequence) {
+            if !ignore_revokes && revoked.covers(tag.home, tx.sequence) {
                 report.revoked_copies += 1;
                 continue;
             }

@@ -28,6 +28,7 @@ use super::revoke::RevokeBlock;
 use super::ring::Ring;
 use super::superblock::JournalSuperblock;
 use super::transaction::Transaction;
+use crate::breakage::{Breakage, Broken};
 use crate::device::BlockDevice;
 
 /// Where a committed transaction went.
@@ -73,6 +74,7 @@ pub struct Journal {
     pending: BTreeMap<u64, Arc<[u8]>>,
     clock: Clock,
     last_commit: (u64, u32),
+    breakage: Breakage,
 }
 
 impl std::fmt::Debug for Journal {
@@ -139,6 +141,7 @@ impl Journal {
             pending: BTreeMap::new(),
             clock: system_clock,
             last_commit: (0, 0),
+            breakage: Breakage::NONE,
             dev,
             area,
             sb,
@@ -148,6 +151,11 @@ impl Journal {
     /// Replaces the commit timestamp source (tests use a fixed clock).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// Runs a deliberately broken variant (the crash checker's tests).
+    pub(crate) fn set_breakage(&mut self, breakage: Breakage) {
+        self.breakage = breakage;
     }
 
     /// An empty transaction for this journal.
@@ -266,7 +274,9 @@ impl Journal {
         }
 
         ordered_data().map_err(|e| Jbd2Error::OrderedData { tid: sequence, reason: e.to_string() })?;
-        dev.flush()?;
+        if !self.breakage.is(Broken::CommitWithoutFlush) {
+            dev.flush()?;
+        }
 
         let now = (self.clock)();
         let stamp = if now > self.last_commit { now } else { self.last_commit };

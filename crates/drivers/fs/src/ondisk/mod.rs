@@ -17,7 +17,7 @@ pub mod superblock;
 pub mod xattr;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod real_bytes;
 

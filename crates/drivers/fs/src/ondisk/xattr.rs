@@ -141,7 +141,41 @@ fn parse_entries(region: &[u8], table: usize, value_base: usize) -> Result<Vec<X
         out.push(XattrEntry { name_index, name: name.to_vec(), value_offs, value_inum, hash, value });
         off += padded(ENTRY_HEADER + name_len);
     }
+    check_value_regions(&out, (off + 4).min(region.len()), value_base)?;
     Ok(out)
+}
+
+/// Values lie past the entry table (and its 4-byte terminator) and do not overlap each
+/// other, as the kernel (`ext4_xattr_check_entries`) and e2fsck ("overlapping regions")
+/// require: an area breaking this would not re-encode to itself, and writing one value would
+/// overwrite another's bytes or the table.
+fn check_value_regions(entries: &[XattrEntry], table_end: usize, value_base: usize) -> Result<()> {
+    let mut regions: Vec<(usize, usize)> = entries
+        .iter()
+        .filter(|e| e.value_inum == 0 && !e.value.is_empty())
+        .map(|e| {
+            let start = value_base + usize::from(e.value_offs);
+            (start, start + e.value.len())
+        })
+        .collect();
+    regions.sort_unstable();
+    if let Some(&(start, _)) = regions.first()
+        && start < table_end
+    {
+        return Err(FormatError::invalid(
+            "xattr entry",
+            format!("a value at offset {start} overlaps the entry table (which ends at {table_end})"),
+        ));
+    }
+    for w in regions.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(FormatError::invalid(
+                "xattr entry",
+                format!("values at offsets {} and {} overlap", w[0].0, w[1].0),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses the in-inode area (`Inode::xattr_area`). An area without the magic holds no

@@ -11,11 +11,13 @@
 //! between operations, so a transaction always holds whole operations.
 
 mod cache;
+mod held;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::breakage::{Breakage, Broken};
 use crate::device::BlockDevice;
 use crate::error::{FsError, Result};
 use crate::jbd2::{CommitInfo, Journal};
@@ -45,6 +47,9 @@ pub struct TxnLimits {
 /// The running transaction, the journal and the metadata cache.
 pub struct Txn {
     dev: Arc<dyn BlockDevice>,
+    /// Where file data goes: `dev`, or (a broken variant) a [`held::HeldData`] over it.
+    data: Arc<dyn BlockDevice>,
+    held: Option<Arc<held::HeldData>>,
     journal: Option<Journal>,
     bs: usize,
     cache: Cache,
@@ -82,6 +87,8 @@ impl Txn {
             None => limits.max_transaction_blocks,
         };
         Txn {
+            data: Arc::clone(&dev),
+            held: None,
             dev,
             journal,
             bs: block_size,
@@ -94,9 +101,22 @@ impl Txn {
         }
     }
 
-    /// The device.
+    /// The device file data is read from and written to (and flushed through).
     pub fn device(&self) -> &Arc<dyn BlockDevice> {
-        &self.dev
+        &self.data
+    }
+
+    /// Runs a deliberately broken variant (the crash checker's tests): the journal's, or
+    /// for [`Broken::DataAfterCommit`], file data held back until after each commit.
+    pub fn set_breakage(&mut self, breakage: Breakage) {
+        if let Some(j) = self.journal.as_mut() {
+            j.set_breakage(breakage);
+        }
+        if breakage.is(Broken::DataAfterCommit) {
+            let held = Arc::new(held::HeldData::new(Arc::clone(&self.dev)));
+            self.data = Arc::clone(&held) as Arc<dyn BlockDevice>;
+            self.held = Some(held);
+        }
     }
 
     /// The running transaction has changes to commit.
@@ -236,6 +256,9 @@ impl Txn {
             tx.revoke(r);
         }
         let info = journal.commit_ordered(tx, ordered_data)?;
+        if let Some(held) = &self.held {
+            held.release()?;
+        }
         if info.checkpointed_first {
             self.cache.checkpointed();
         }

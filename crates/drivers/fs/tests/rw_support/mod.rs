@@ -18,7 +18,8 @@ use irp::{Access, DeviceRef, Handle, IoManager, Status};
 
 #[path = "../shared/mod.rs"]
 mod shared;
-pub use shared::{have, pattern};
+#[allow(unused_imports)] // each test binary uses a different part
+pub use shared::{Mounted, have, pattern};
 
 /// Where a test volume lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use irp::{CompletedIrp, Irp, MajorFunction, Parameters, RequestFlags, Status};
-use nbd::consts::{EINVAL, EIO, ENOMEM};
+use nbd::consts::{EIO, ENOMEM};
 use nbd::transmission::Command;
 
 use super::Shared;
@@ -133,9 +133,8 @@ pub(super) fn start(
         }
         // A hint; nothing to do.
         Command::Cache { .. } => Ticket::acquire(shared, cookie, 0).reply(Reply::Ok),
-        Command::BlockStatus { .. } => {
-            let reply = Reply::error(EINVAL, "no metadata context was negotiated");
-            Ticket::acquire(shared, cookie, 0).reply(reply);
+        Command::BlockStatus { offset, length, req_one } => {
+            super::block_status::start(shared, cookie, offset, length, req_one);
         }
         Command::Disc => return Ok(false),
     }

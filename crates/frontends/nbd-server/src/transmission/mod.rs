@@ -1,6 +1,7 @@
 //! The transmission phase of one connection: this thread reads requests and submits
 //! IRPs; completions (in whatever thread completes them) send the replies.
 
+mod block_status;
 mod buffers;
 mod dispatch;
 mod inflight;
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     device: DeviceRef,
     file: Arc<FileObject>,
     read_only: bool,
+    /// The context id of `base:allocation`, if the client selected it.
+    block_status: Option<u32>,
     peer: String,
     /// The export's name (for messages and test hooks).
     export: String,
@@ -102,7 +105,7 @@ pub(crate) fn serve(
     peer: &str,
     state: &Arc<ConnState>,
 ) {
-    let Session { export, handle, structured } = session;
+    let Session { export, handle, structured, block_status } = session;
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
         Err(e) => {
@@ -121,6 +124,7 @@ pub(crate) fn serve(
         device: Arc::clone(handle.device()),
         file: Arc::clone(handle.file_object()),
         read_only: export.read_only,
+        block_status,
         peer: peer.to_owned(),
         export: export.name.clone(),
         state: Arc::clone(state),

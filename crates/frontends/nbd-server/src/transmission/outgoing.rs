@@ -7,7 +7,8 @@ use std::io::IoSlice;
 use irp::{Mdl, Status};
 use nbd::consts::{EINVAL, EIO, ENOMEM, ENOSPC, EPERM, ESHUTDOWN, REPLY_FLAG_DONE};
 use nbd::transmission::{
-    encode_error_chunk, encode_none_chunk, encode_offset_data_header, encode_simple_reply,
+    Extent, encode_block_status_chunk, encode_error_chunk, encode_none_chunk, encode_offset_data_header,
+    encode_simple_reply,
 };
 
 use std::sync::Arc;
@@ -28,6 +29,15 @@ pub(crate) enum Reply {
         /// How many of its bytes to send.
         length: usize,
     },
+    /// The answer to `NBD_CMD_BLOCK_STATUS`: one `NBD_REPLY_TYPE_BLOCK_STATUS` chunk, the
+    /// last of its reply (structured replies only: the handshake allows block status
+    /// queries only then).
+    BlockStatus {
+        /// The metadata context id.
+        context_id: u32,
+        /// Its extents, at least one.
+        extents: Vec<Extent>,
+    },
     /// Failure with an NBD error value and a message (sent with structured replies).
     Error {
         /// `NBD_E...`.
@@ -44,7 +54,7 @@ impl Reply {
 }
 
 /// A reply header: inline up to 28 bytes (simple reply, `NONE` chunk, `OFFSET_DATA`
-/// header), on the heap for an error chunk with its message.
+/// header), on the heap for an error chunk with its message and a block status chunk.
 #[derive(Debug)]
 enum Head {
     Inline([u8; 28], usize),
@@ -87,6 +97,13 @@ impl Outgoing {
                 (inline(&encode_simple_reply(cookie, 0)), Some((mdl, length)))
             }
             (Reply::Error { errno, .. }, false) => (inline(&encode_simple_reply(cookie, errno)), None),
+            (Reply::BlockStatus { .. }, false) => (inline(&encode_simple_reply(cookie, EINVAL)), None),
+            (Reply::BlockStatus { context_id, extents }, true) => {
+                match encode_block_status_chunk(cookie, REPLY_FLAG_DONE, context_id, &extents) {
+                    Ok(chunk) => (Head::Heap(chunk), None),
+                    Err(e) => (Head::Heap(encode_error_chunk(cookie, EIO, &e.to_string())), None),
+                }
+            }
             (Reply::Ok, true) | (Reply::Data { length: 0, .. }, true) => {
                 (inline(&encode_none_chunk(cookie)), None)
             }

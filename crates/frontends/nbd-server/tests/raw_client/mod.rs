@@ -9,16 +9,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use nbd::consts::{
-    CMD_FLAG_FUA, CMD_FLUSH, CMD_READ, CMD_WRITE, INFO_BLOCK_SIZE, OPT_GO, OPT_STRUCTURED_REPLY,
-    OPTION_REPLY_HEADER_LEN, REQUEST_HEADER_LEN, SIMPLE_REPLY_LEN, STRUCTURED_REPLY_HEADER_LEN,
+    CMD_BLOCK_STATUS, CMD_FLAG_FUA, CMD_FLAG_REQ_ONE, CMD_FLUSH, CMD_READ, CMD_WRITE, INFO_BLOCK_SIZE,
+    OPT_GO, OPT_STRUCTURED_REPLY, OPTION_REPLY_HEADER_LEN, REQUEST_HEADER_LEN, SIMPLE_REPLY_LEN,
+    STRUCTURED_REPLY_HEADER_LEN,
 };
 use nbd::handshake::{
-    ClientFlags, InfoReply, OptionReply, decode_option_reply_header, decode_server_greeting,
+    ClientFlags, ClientOption, InfoReply, OptionReply, decode_option_reply_header, decode_server_greeting,
     encode_client_flags, encode_go, encode_option, parse_option_reply,
 };
 use nbd::transmission::{
-    ReplyChunk, RequestHeader, decode_simple_reply, decode_structured_reply_header, encode_request,
-    parse_reply_chunk,
+    Extent, ReplyChunk, RequestHeader, check_block_status, decode_simple_reply,
+    decode_structured_reply_header, encode_request, parse_reply_chunk,
 };
 
 /// A connected client, before or after the handshake.
@@ -30,12 +31,14 @@ pub struct RawClient {
     pub structured: bool,
 }
 
-/// One reply: the cookie, the NBD error (0 = success) and a read's data.
+/// One reply: the cookie, the NBD error (0 = success), a read's data and the block
+/// status chunks (context id, extents).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
     pub cookie: u64,
     pub error: u32,
     pub data: Vec<u8>,
+    pub blocks: Vec<(u32, Vec<Extent>)>,
 }
 
 impl RawClient {
@@ -128,11 +131,11 @@ impl RawClient {
         let reply = decode_simple_reply(&header).map_err(io::Error::other)?;
         let mut data = vec![0; if reply.error == 0 { read_len(reply.cookie) } else { 0 }];
         self.stream.read_exact(&mut data)?;
-        Ok(Answer { cookie: reply.cookie, error: reply.error, data })
+        Ok(Answer { cookie: reply.cookie, error: reply.error, data, blocks: Vec::new() })
     }
 
     fn structured_answer(&mut self) -> io::Result<Answer> {
-        let mut answer = Answer { cookie: 0, error: 0, data: Vec::new() };
+        let mut answer = Answer { cookie: 0, error: 0, data: Vec::new(), blocks: Vec::new() };
         loop {
             let mut header = [0; STRUCTURED_REPLY_HEADER_LEN];
             self.stream.read_exact(&mut header)?;
@@ -142,6 +145,7 @@ impl RawClient {
             answer.cookie = header.cookie;
             match parse_reply_chunk(&header, &payload).map_err(io::Error::other)? {
                 ReplyChunk::OffsetData { data, .. } => answer.data.extend_from_slice(data),
+                ReplyChunk::BlockStatus { context_id, extents } => answer.blocks.push((context_id, extents)),
                 ReplyChunk::Error { error, .. } | ReplyChunk::ErrorOffset { error, .. } => {
                     answer.error = error
                 }
@@ -182,6 +186,37 @@ impl RawClient {
         };
         let answer = self.request(header, &[])?;
         Ok(if answer.error == 0 { Ok(answer.data) } else { Err(answer.error) })
+    }
+
+    /// `NBD_OPT_SET_META_CONTEXT` (or `LIST_`, with `list`) for export `name`: the replies.
+    pub fn meta_context(&mut self, list: bool, name: &str, queries: &[&str]) -> io::Result<Vec<OptionReply>> {
+        let (name, queries) = (name.to_owned(), queries.iter().map(|q| (*q).to_owned()).collect());
+        let option = if list {
+            ClientOption::ListMetaContext { name, queries }
+        } else {
+            ClientOption::SetMetaContext { name, queries }
+        };
+        self.option(option.code(), &option.encode_data().map_err(io::Error::other)?)
+    }
+
+    /// `NBD_CMD_BLOCK_STATUS` of `length` bytes at `offset`: the extents of the one
+    /// context (checked against the request by the spec's rules), or the NBD error.
+    pub fn block_status(
+        &mut self,
+        offset: u64,
+        length: u32,
+        req_one: bool,
+    ) -> io::Result<Result<Vec<Extent>, u32>> {
+        let flags = if req_one { CMD_FLAG_REQ_ONE } else { 0 };
+        let header = RequestHeader { flags, command: CMD_BLOCK_STATUS, cookie: 0x4000, offset, length };
+        let answer = self.request(header, &[])?;
+        if answer.error != 0 {
+            return Ok(Err(answer.error));
+        }
+        let [(_, extents)] = <[_; 1]>::try_from(answer.blocks)
+            .map_err(|b| io::Error::other(format!("expected one block status chunk, got {b:?}")))?;
+        check_block_status(&extents, length, req_one).map_err(io::Error::other)?;
+        Ok(Ok(extents))
     }
 
     /// Flushes; returns the NBD error.

@@ -43,6 +43,8 @@ fn corpus_replays_without_panic() {
     }
 }
 
+/// Every `nbd_*` corpus directory is one of this crate's targets (the others belong to
+/// other crates' targets, which replay them).
 #[test]
 fn corpus_has_only_known_targets() {
     let dir = corpus_dir();
@@ -51,7 +53,9 @@ fn corpus_has_only_known_targets() {
     for entry in entries {
         let name = entry.expect("readable directory entry").file_name();
         let name = name.to_string_lossy();
-        assert!(TARGETS.iter().any(|(t, _)| *t == name), "unknown corpus directory {name}");
+        if name.starts_with("nbd_") {
+            assert!(TARGETS.iter().any(|(t, _)| *t == name), "unknown corpus directory {name}");
+        }
     }
 }
 

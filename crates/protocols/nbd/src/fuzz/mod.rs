@@ -7,6 +7,7 @@
 //! decoders over them, re-encodes whatever decoded, and asserts the round trip. It
 //! panics only when an invariant breaks — which is the bug a fuzzer reports.
 
+use crate::consts::BASE_ALLOCATION;
 use crate::consts::{
     FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, FLAG_READ_ONLY, FLAG_SEND_DF, FLAG_SEND_FAST_ZERO, FLAG_SEND_FLUSH,
     FLAG_SEND_FUA, FLAG_SEND_TRIM, FLAG_SEND_WRITE_ZEROES, OPTION_HEADER_LEN, OPTION_REPLY_HEADER_LEN,
@@ -14,12 +15,14 @@ use crate::consts::{
     STRUCTURED_REPLY_HEADER_LEN, STRUCTURED_REPLY_MAGIC,
 };
 use crate::handshake::{
-    ClientOption, decode_client_flags, decode_export_name_reply, decode_option_header,
+    ClientOption, MetaQueryMode, decode_client_flags, decode_export_name_reply, decode_option_header,
     decode_option_reply_header, decode_server_greeting, parse_option, parse_option_reply,
+    select_meta_contexts, split_context_name,
 };
 use crate::transmission::{
-    Command, ExportLimits, decode_request_header, decode_simple_reply, decode_structured_reply_header,
-    encode_request, encode_simple_reply, encode_structured_reply_header, parse_reply_chunk,
+    Command, ExportLimits, ReplyChunk, check_block_status, decode_request_header, decode_simple_reply,
+    decode_structured_reply_header, encode_block_status_chunk, encode_request, encode_simple_reply,
+    encode_structured_reply_header, parse_reply_chunk,
 };
 use crate::{PayloadAction, RequestError};
 
@@ -58,6 +61,33 @@ fn check_option(parsed: &ClientOption, code: u32, body: &[u8]) {
     let canonical = !matches!(parsed, ClientOption::Abort | ClientOption::Unknown { .. }) || body.is_empty();
     if canonical {
         assert_eq!(&encoded[OPTION_HEADER_LEN..], body);
+    }
+    if let ClientOption::ListMetaContext { queries, .. } | ClientOption::SetMetaContext { queries, .. } =
+        parsed
+    {
+        check_meta_selection(queries);
+    }
+}
+
+/// What a server with `base:allocation` (and a context of another namespace) answers to
+/// metadata context queries: only contexts it has, each once; `SET` only what a query
+/// names exactly; `LIST` with no query, everything.
+fn check_meta_selection(queries: &[String]) {
+    let supported = [BASE_ALLOCATION, "x-irpstack:test"];
+    for mode in [MetaQueryMode::List, MetaQueryMode::Set] {
+        let Ok(chosen) = select_meta_contexts(mode, queries, &supported) else {
+            assert!(queries.iter().any(|q| split_context_name(q).is_err()), "only a malformed query fails");
+            continue;
+        };
+        let mut seen = chosen.clone();
+        seen.dedup();
+        assert_eq!(seen, chosen, "each context at most once");
+        assert!(chosen.iter().all(|c| supported.contains(c)));
+        if mode == MetaQueryMode::Set {
+            assert!(chosen.iter().all(|c| queries.iter().any(|q| q == c)), "SET selects only what it names");
+        } else if queries.is_empty() {
+            assert_eq!(chosen, supported, "LIST without queries lists everything");
+        }
     }
 }
 
@@ -187,6 +217,17 @@ fn structured_reply(rest: &[u8]) -> Option<usize> {
         let h = decode_structured_reply_header(h).expect("re-encoded chunk header decodes");
         assert_eq!((h.cookie, h.flags), (header.cookie, header.flags));
         assert_eq!(parse_reply_chunk(&h, payload).expect("re-encoded chunk parses"), chunk);
+        if let ReplyChunk::BlockStatus { context_id, extents } = &chunk {
+            let again = encode_block_status_chunk(header.cookie, header.flags, *context_id, extents)
+                .expect("a parsed block status chunk re-encodes");
+            assert_eq!(again, encoded);
+            // Extents that exactly cover what was asked for are a valid answer.
+            let total: u64 = extents.iter().map(|e| u64::from(e.length)).sum();
+            if let Ok(asked) = u32::try_from(total) {
+                assert!(check_block_status(extents, asked, false).is_ok());
+                assert_eq!(check_block_status(extents, asked, true).is_ok(), extents.len() == 1);
+            }
+        }
     }
     Some(STRUCTURED_REPLY_HEADER_LEN + len)
 }

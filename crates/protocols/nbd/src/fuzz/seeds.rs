@@ -76,6 +76,20 @@ fn option_seeds() -> Vec<(&'static str, B)> {
         ("list-meta-context-all", opt(9, name(b"disk").u32(0))),
         ("set-meta-context", opt(10, name(b"disk").u32(1).then(name(b"base:allocation")))),
         ("meta-context-huge-count", opt(10, name(b"").u32(u32::MAX))),
+        ("list-meta-context-base-wildcard", opt(9, name(b"").u32(1).then(name(b"base:")))),
+        (
+            "set-meta-context-mixed",
+            opt(
+                10,
+                name(b"")
+                    .u32(3)
+                    .then(name(b"base:"))
+                    .then(name(b"qemu:dirty-bitmap:x"))
+                    .then(name(b"base:allocation")),
+            ),
+        ),
+        ("set-meta-context-no-colon", opt(10, name(b"disk").u32(1).then(name(b"allocation")))),
+        ("set-meta-context-empty-namespace", opt(10, name(b"").u32(1).then(name(b":allocation")))),
         ("unknown-option", opt(0x4242, B::default().bytes(b"??"))),
         ("bad-magic", B::default().u32(3).u64(0x4948_4156_454f_5055).u32(3).u32(0)),
         ("length-too-large", B::default().u32(3).u64(IHAVEOPT).u32(3).u32(u32::MAX)),
@@ -108,6 +122,8 @@ fn request_seeds() -> Vec<(&'static str, B)> {
         ("write-zeroes-flags", req(0x13, 6, 10, 4096, 8192)),
         ("cache", req(0, 5, 11, 0, 65536)),
         ("block-status-req-one", req(8, 7, 12, 0, 1 << 20)),
+        ("block-status-empty", req(0, 7, 24, 4096, 0)),
+        ("block-status-whole-u32", req(0, 7, 25, 0, u32::MAX)),
         ("disc", req(0, 2, 13, 0, 0)),
         ("unknown-command", req(0, 9, 14, 0, 0)),
         ("resize", req(0, 8, 15, 1 << 30, 0)),
@@ -181,6 +197,9 @@ fn reply_seeds() -> Vec<(&'static str, B)> {
         ("chunk-offset-hole", chunk(1, 2, 5, B::default().u64(0).u32(4096))),
         ("chunk-hole-zero-size", chunk(1, 2, 5, B::default().u64(0).u32(0))),
         ("chunk-block-status", chunk(1, 5, 6, B::default().u32(1).u32(4096).u32(3).u32(512).u32(0))),
+        ("chunk-block-status-no-extent", chunk(1, 5, 6, B::default().u32(1))),
+        ("chunk-block-status-zero-length", chunk(1, 5, 6, B::default().u32(1).u32(0).u32(3))),
+        ("chunk-block-status-odd-length", chunk(1, 5, 6, B::default().u32(1).u32(512).u32(0).u16(0))),
         ("chunk-error", chunk(1, 0x8001, 7, B::default().u32(22).u16(3).bytes(b"bad"))),
         ("chunk-error-offset", chunk(0, 0x8002, 8, B::default().u32(5).u16(0).u64(4096))),
         ("chunk-unknown-error", chunk(1, 0x8005, 9, B::default().u32(5).u16(1).bytes(b"!").u32(0))),

@@ -9,6 +9,8 @@
 //!    [`ProtocolError`] from `parse_option` is answered with
 //!    [`ProtocolError::option_reply_error`] when that is `Some`, except after
 //!    `NBD_OPT_EXPORT_NAME`, which cannot be answered with an error.
+//!    Metadata context options are answered with [`select_meta_contexts`] and
+//!    [`encode_rep_meta_context`].
 //! 4. `NBD_OPT_GO` answered with `NBD_REP_ACK`, or `NBD_OPT_EXPORT_NAME` answered with
 //!    [`encode_export_name_reply`], enters transmission.
 //!
@@ -16,16 +18,18 @@
 //! [`decode_server_greeting`], [`ClientOption::encode`] / [`encode_go`],
 //! [`decode_option_reply_header`] and [`parse_option_reply`].
 
+pub mod meta;
 pub mod option;
 pub mod reply;
 #[cfg(test)]
 mod tests;
 
+pub use meta::{MetaQueryMode, select_meta_contexts, split_context_name};
 pub use option::{ClientOption, OptionHeader, decode_option_header, encode_go, encode_option, parse_option};
 pub use reply::{
     BlockSize, InfoReply, OptionReply, OptionReplyHeader, decode_option_reply_header, encode_info_block_size,
     encode_info_export, encode_info_name, encode_option_ack, encode_option_error, encode_option_reply,
-    encode_rep_server, parse_info_reply, parse_option_reply,
+    encode_rep_meta_context, encode_rep_server, parse_info_reply, parse_option_reply,
 };
 
 use crate::ProtocolError;

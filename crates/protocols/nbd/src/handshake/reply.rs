@@ -299,3 +299,10 @@ pub fn encode_info_name(option: u32, name: &str) -> Result<Vec<u8>, ProtocolErro
 pub fn encode_info_block_size(option: u32, block_size: BlockSize) -> Vec<u8> {
     encode_bounded(option, &OptionReply::Info(InfoReply::BlockSize(block_size)))
 }
+
+/// One `NBD_REP_META_CONTEXT` reply to `option` (`LIST_` or `SET_META_CONTEXT`): a context
+/// `id` (the spec asks for 0 in a list) and its name. Fails if the name breaks the string
+/// rules.
+pub fn encode_rep_meta_context(option: u32, id: u32, name: &str) -> Result<Vec<u8>, ProtocolError> {
+    OptionReply::MetaContext { id, name: name.to_owned() }.encode(option)
+}

@@ -161,6 +161,15 @@ fn meta_context_options() {
 }
 
 #[test]
+fn meta_context_reply_layout() {
+    assert_eq!(
+        encode_rep_meta_context(OPT_SET_META_CONTEXT, 1, BASE_ALLOCATION).unwrap(),
+        hex("0003e889045565a9 0000000a 00000004 00000013 00000001 626173653a616c6c6f636174696f6e")
+    );
+    assert!(encode_rep_meta_context(OPT_LIST_META_CONTEXT, 0, "a\0:b").is_err());
+}
+
+#[test]
 fn option_encode_rejects_bad_names() {
     assert!(ClientOption::ExportName("a\0".into()).encode().is_err());
     assert!(encode_go(&"x".repeat(4097), &[]).is_err());

@@ -7,7 +7,7 @@
 //! 3. on `Ok(command)`: read [`Command::payload_len`] bytes of payload (a write's data),
 //!    do the work, reply with [`encode_simple_reply`] (followed by the data for a read),
 //!    or with structured chunks ([`encode_offset_data_header`], [`encode_none_chunk`],
-//!    [`encode_error_chunk`]) if they were negotiated; `Command::Disc` gets no reply;
+//!    [`encode_error_chunk`], [`encode_block_status_chunk`]) if they were negotiated; `Command::Disc` gets no reply;
 //! 4. on `Err(e)`: act on `e.payload` ([`PayloadAction`](crate::PayloadAction): nothing,
 //!    discard that many bytes, or close the connection without replying), then reply
 //!    with the error value [`RequestError::errno`](crate::RequestError::errno).
@@ -26,8 +26,9 @@ mod tests;
 
 pub use command::{Command, ExportLimits};
 pub use reply::{
-    Extent, ReplyChunk, SimpleReply, StructuredReplyHeader, decode_simple_reply,
-    decode_structured_reply_header, encode_error_chunk, encode_error_offset_chunk, encode_none_chunk,
-    encode_offset_data_header, encode_simple_reply, encode_structured_reply_header, parse_reply_chunk,
+    Extent, ReplyChunk, SimpleReply, StructuredReplyHeader, check_block_status, decode_simple_reply,
+    decode_structured_reply_header, encode_block_status_chunk, encode_error_chunk, encode_error_offset_chunk,
+    encode_none_chunk, encode_offset_data_header, encode_simple_reply, encode_structured_reply_header,
+    parse_reply_chunk,
 };
 pub use request::{RequestHeader, decode_request_header, encode_request};

@@ -3,9 +3,10 @@
 
 use crate::ProtocolError;
 use crate::consts::{
-    REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, REPLY_TYPE_ERROR, REPLY_TYPE_ERROR_OFFSET,
-    REPLY_TYPE_FLAG_ERROR, REPLY_TYPE_NONE, REPLY_TYPE_OFFSET_DATA, REPLY_TYPE_OFFSET_HOLE, SIMPLE_REPLY_LEN,
-    SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_HEADER_LEN, STRUCTURED_REPLY_MAGIC, reply_type_name,
+    MAX_BLOCK_STATUS_EXTENTS, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, REPLY_TYPE_ERROR,
+    REPLY_TYPE_ERROR_OFFSET, REPLY_TYPE_FLAG_ERROR, REPLY_TYPE_NONE, REPLY_TYPE_OFFSET_DATA,
+    REPLY_TYPE_OFFSET_HOLE, SIMPLE_REPLY_LEN, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_HEADER_LEN,
+    STRUCTURED_REPLY_MAGIC, reply_type_name,
 };
 use crate::wire::{Put, Reader, check_str, clean_message, decode_message, len_u32};
 
@@ -287,6 +288,47 @@ pub fn encode_offset_data_header(
     out[..20].copy_from_slice(&encode_structured_reply_header(&header));
     out[20..].copy_from_slice(&offset.to_be_bytes());
     Ok(out)
+}
+
+/// An `NBD_REPLY_TYPE_BLOCK_STATUS` chunk for metadata context `context_id` (with
+/// `flags`: `REPLY_FLAG_DONE` when it is the last chunk of the reply). Fails unless there
+/// are between 1 and [`MAX_BLOCK_STATUS_EXTENTS`] extents, each of nonzero length: the
+/// spec's rules for what a client may accept.
+pub fn encode_block_status_chunk(
+    cookie: u64,
+    flags: u16,
+    context_id: u32,
+    extents: &[Extent],
+) -> Result<Vec<u8>, ProtocolError> {
+    if extents.is_empty() || extents.len() > MAX_BLOCK_STATUS_EXTENTS {
+        return Err(ProtocolError::TooLong { what: "block status extent list", length: extents.len() });
+    }
+    if extents.iter().any(|e| e.length == 0) {
+        return Err(ProtocolError::InvalidReply("a block status extent of length 0".into()));
+    }
+    ReplyChunk::BlockStatus { context_id, extents: extents.to_vec() }.encode(cookie, flags)
+}
+
+/// Checks the extents of a block status reply against the request they answer (client
+/// side): `length` bytes asked for, `req_one` for `NBD_CMD_FLAG_REQ_ONE`. With `req_one`
+/// there must be exactly one extent, no longer than `length`; without it, at least one,
+/// and all but the last must end before `length` (the last may run past it).
+pub fn check_block_status(extents: &[Extent], length: u32, req_one: bool) -> Result<(), ProtocolError> {
+    let bad = |why: String| Err(ProtocolError::InvalidReply(format!("block status: {why}")));
+    let Some((last, rest)) = extents.split_last() else {
+        return bad("no extent".into());
+    };
+    if req_one {
+        if !rest.is_empty() || last.length > length {
+            return bad(format!("NBD_CMD_FLAG_REQ_ONE for {length} bytes answered with {extents:?}"));
+        }
+        return Ok(());
+    }
+    let before_last: u64 = rest.iter().map(|e| u64::from(e.length)).sum();
+    if !rest.is_empty() && before_last >= u64::from(length) {
+        return bad(format!("extents before the last cover {before_last} of the {length} bytes asked for"));
+    }
+    Ok(())
 }
 
 /// An `NBD_REPLY_TYPE_ERROR` chunk with `REPLY_FLAG_DONE` set: the usual way to fail a

@@ -105,6 +105,35 @@ fn structured_chunk_errors() {
     assert!(matches!(decode_structured_reply_header(&bytes), Err(ProtocolError::BadMagic { .. })));
 }
 
+#[test]
+fn block_status_chunk_layout_and_limits() {
+    let extents = [Extent { length: 4096, flags: STATE_HOLE | STATE_ZERO }, Extent { length: 512, flags: 0 }];
+    let bytes = encode_block_status_chunk(5, REPLY_FLAG_DONE, 1, &extents).unwrap();
+    assert_eq!(
+        bytes,
+        hex("668e33ef 0001 0005 0000000000000005 00000014 00000001 00001000 00000003 00000200 00000000")
+    );
+    let (h, chunk) = parse(&bytes).unwrap();
+    assert!(h.is_done());
+    assert_eq!(chunk, ReplyChunk::BlockStatus { context_id: 1, extents: extents.to_vec() });
+    assert!(encode_block_status_chunk(5, 0, 1, &[]).is_err(), "at least one extent");
+    assert!(encode_block_status_chunk(5, 0, 1, &[Extent { length: 0, flags: 0 }]).is_err());
+    let too_many = vec![Extent { length: 1, flags: 0 }; MAX_BLOCK_STATUS_EXTENTS + 1];
+    assert!(encode_block_status_chunk(5, 0, 1, &too_many).is_err());
+}
+
+#[test]
+fn block_status_replies_are_checked_against_their_request() {
+    let e = |lengths: &[u32]| lengths.iter().map(|&length| Extent { length, flags: 0 }).collect::<Vec<_>>();
+    assert!(check_block_status(&e(&[100]), 100, true).is_ok());
+    assert!(check_block_status(&e(&[50]), 100, true).is_ok(), "shorter is fine");
+    assert!(check_block_status(&e(&[101]), 100, true).is_err(), "REQ_ONE: not past the request");
+    assert!(check_block_status(&e(&[50, 50]), 100, true).is_err(), "REQ_ONE: one extent");
+    assert!(check_block_status(&e(&[]), 100, false).is_err(), "at least one");
+    assert!(check_block_status(&e(&[60, 200]), 100, false).is_ok(), "the last may run past");
+    assert!(check_block_status(&e(&[60, 40, 1]), 100, false).is_err(), "only the last may reach the end");
+}
+
 fn chunk() -> impl Strategy<Value = ReplyChunk<'static>> {
     let message = "[a-z ]{0,20}";
     prop_oneof![

@@ -52,7 +52,11 @@ struct State {
     dead: bool,
     retiring: bool,
     closing: bool,
+    /// `NBD_CMD_DISC` was decided on (by [`Connection::next_step`]) ...
     disc_sent: bool,
+    /// ... and its bytes are on the socket (or writing them failed). Until then the
+    /// connection is not settled: shutting the socket down in between lost the DISC.
+    disc_written: bool,
     final_flush_sent: bool,
     next_cookie: u64,
     next_id: u64,
@@ -145,10 +149,11 @@ impl Connection {
         !s.dead && (!s.pending.is_empty() || s.parts.values().any(|p| p.id != INTERNAL))
     }
 
-    /// Whether the connection is over: lost, or `NBD_CMD_DISC` sent with nothing in flight.
+    /// Whether the connection is over: lost, or `NBD_CMD_DISC` written with nothing in
+    /// flight.
     pub(super) fn settled(&self) -> bool {
         let s = self.lock();
-        s.dead || (s.disc_sent && s.parts.is_empty() && s.pending.is_empty())
+        s.dead || (s.disc_written && s.parts.is_empty() && s.pending.is_empty())
     }
 
     /// Whether writes were acknowledged that no flush covered.
@@ -359,15 +364,21 @@ impl Connection {
     /// Sends what [`Connection::next_step`] decided. Nothing else is being sent: the
     /// connection is retiring and nothing is in flight.
     fn take_step(&self, step: Step) {
+        let is_disc = matches!(step, Step::Disc);
         let command = match step {
             Step::None => return,
             Step::Flush(cookie) => Command::Flush.header(cookie),
             Step::Disc => Command::Disc.header(0),
         };
-        let _guard = self.send_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = self.stream.write_all(&encode_request(&command)) {
-            tracing::debug!(uri = %self.shared.uri, "sending {command:?} on a retiring connection failed: {e}");
-            self.shut_down();
+        {
+            let _guard = self.send_lock.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = self.stream.write_all(&encode_request(&command)) {
+                tracing::debug!(uri = %self.shared.uri, "sending {command:?} on a retiring connection failed: {e}");
+                self.shut_down();
+            }
+        }
+        if is_disc {
+            self.lock().disc_written = true;
         }
         self.shared.wake();
     }

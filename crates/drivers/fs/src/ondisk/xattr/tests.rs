@@ -78,3 +78,33 @@ proptest! {
         let _ = parse_inode_xattrs(&area);
     }
 }
+
+/// Values inside the entry table or on top of each other are refused, as the kernel's
+/// `ext4_xattr_check_entries` refuses them (found by the fs_ondisk fuzz target: such an area
+/// decoded, and re-encoding it overwrote a value with a name).
+#[test]
+fn values_overlapping_the_table_or_each_other_are_refused() {
+    let i = Inode::decode(INODE12).unwrap();
+    let good = i.xattr_area().to_vec();
+    let entries = parse_inode_xattrs(&good).unwrap();
+    // Entry 0's e_value_offs (bytes 2..4 of the entry, after the 4-byte magic) pointing at
+    // the table itself.
+    let mut bad = good.clone();
+    bad[4 + 2..4 + 4].copy_from_slice(&0u16.to_le_bytes());
+    let e = parse_inode_xattrs(&bad).unwrap_err().to_string();
+    assert!(e.contains("overlaps the entry table"), "{e}");
+    // Two entries whose values share bytes.
+    let mut two = entries.clone();
+    let mut second = entries[0].clone();
+    second.name = b"other".to_vec();
+    two.push(second);
+    let mut area = vec![0u8; good.len()];
+    layout_values(&mut two, area.len() - 4, 0).unwrap();
+    encode_inode_xattrs(&two, &mut area).unwrap();
+    assert_eq!(parse_inode_xattrs(&area).unwrap(), two);
+    // The second entry starts after the first's 16-byte header and padded name.
+    let second_at = 4 + ((16 + two[0].name.len() + 3) & !3);
+    area[second_at + 2..second_at + 4].copy_from_slice(&two[0].value_offs.to_le_bytes());
+    let e = parse_inode_xattrs(&area).unwrap_err().to_string();
+    assert!(e.contains("overlap"), "{e}");
+}
