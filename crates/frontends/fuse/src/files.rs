@@ -102,7 +102,8 @@ impl IrpFs {
 
     /// Flushes inode `ino` with `flags`, through `open` when it may write, else through a
     /// handle opened for writing on the kernel's behalf (POSIX lets a read-only descriptor
-    /// `fsync`; the flush IRP needs write access, as `NtFlushBuffersFile`).
+    /// `fsync`, and a directory is opened for reading; the flush IRP needs write access, as
+    /// `NtFlushBuffersFile` — for a directory NT's `FILE_ADD_FILE`, the same bit).
     pub(crate) fn flush_inode(
         &self,
         open: Option<&Open>,
@@ -117,15 +118,8 @@ impl IrpFs {
             Some(o) if o.handle.access().can_write() => o.handle.flush_buffers_ex(flags),
             _ => {
                 let kind = if dir { CreateOptions::DIRECTORY_FILE } else { CreateOptions::NONE };
-                match self.open_ino(ino, Access::WRITE, kind, Credentials::ROOT) {
-                    Ok(h) => h.flush_buffers_ex(flags),
-                    // The driver grants no write access to a directory (POSIX's EISDIR):
-                    // its flush is the volume's, which covers it (a full commit).
-                    Err(Status::FILE_IS_A_DIRECTORY | Status::ACCESS_DENIED) if dir => {
-                        self.volume_handle.flush_buffers()
-                    }
-                    Err(e) => Err(e),
-                }
+                self.open_ino(ino, Access::WRITE, kind, Credentials::ROOT)
+                    .and_then(|h| h.flush_buffers_ex(flags))
             }
         };
         match status {

@@ -17,7 +17,7 @@
 //! | `read`, `write` | `IRP_MJ_READ`, `IRP_MJ_WRITE` on the open's handle |
 //! | `readdir`, `readdirplus` | `IRP_MJ_DIRECTORY_CONTROL` queries resuming after the kernel's offset (`SL_INDEX_SPECIFIED`); plus: the stat class of each entry |
 //! | `fsync` / `fsync(datasync)` | `IRP_MJ_FLUSH_BUFFERS` on the open's handle / with `FILE_DATA_SYNC_ONLY` |
-//! | `fsyncdir` | `IRP_MJ_FLUSH_BUFFERS` on the directory (the volume, while the driver grants directories no write access) |
+//! | `fsyncdir` | `IRP_MJ_FLUSH_BUFFERS` on a handle of the directory opened for writing (`FILE_ADD_FILE`) |
 //! | `flush` (every `close`) | the open's deferred write errors: `IRP_MJ_FLUSH_BUFFERS` with `FILE_DATA_ONLY` (nothing is synced) |
 //! | `release`, `releasedir` | `IRP_MJ_CLEANUP`, `IRP_MJ_CLOSE` |
 //! | `statfs` | `IRP_MJ_QUERY_VOLUME_INFORMATION` |
