@@ -120,7 +120,7 @@ pub fn run(args: &MountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if !args.foreground && args.ready_fd.is_none() {
         return mount_daemon::start(args, out);
     }
-    let ready = args.ready_fd.map(Ready::from_fd);
+    let ready = args.ready_fd.map(Ready::from_fd).transpose()?;
     match serve(args, &options, ready.as_ref(), out) {
         Ok(()) => Ok(()),
         Err(e) => {

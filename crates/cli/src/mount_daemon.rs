@@ -22,12 +22,16 @@ pub struct Ready {
 }
 
 impl Ready {
-    /// The pipe the starting process passed as descriptor `fd`.
-    pub fn from_fd(fd: i32) -> Ready {
-        // SAFETY: `--ready-fd` is set only by `start` below, which passes the write end of a
-        // pipe as this descriptor; nothing else in this process owns it.
+    /// The pipe the starting process passed as descriptor `fd` (which must be a pipe other
+    /// than the standard streams: `--ready-fd` is not for people to set).
+    pub fn from_fd(fd: i32) -> anyhow::Result<Ready> {
+        if fd <= 2 || !is_pipe(fd) {
+            bail!("--ready-fd {fd} is not a pipe (it is set by `irpstack mount` without -f for itself)");
+        }
+        // SAFETY: `fd` is an open pipe (checked above) that `start` below passed for this
+        // process to own; nothing else here uses it.
         let file = unsafe { File::from_raw_fd(fd) };
-        Ready { pipe: std::sync::Mutex::new(Some(file)) }
+        Ok(Ready { pipe: std::sync::Mutex::new(Some(file)) })
     }
 
     fn say(&self, line: &str) {
@@ -108,6 +112,14 @@ pub fn start(args: &MountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             bail!("the serving process ended before the mount was ready ({status}); see --log FILE")
         }
     }
+}
+
+/// Whether descriptor `fd` is open and a pipe.
+fn is_pipe(fd: i32) -> bool {
+    // SAFETY: all-zero is a valid `stat` to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into `st`, a live stat; a bad descriptor is an error return.
+    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
 }
 
 /// A pipe, both ends close-on-exec.
