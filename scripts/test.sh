@@ -50,6 +50,9 @@ install_system_packages() {
         [fio]=fio
         [sqlite3]=sqlite3
         [fusermount3]=fuse3
+        [git]=git
+        [setfattr]=attr
+        [getfattr]=attr
         [mkfs.ext4]=e2fsprogs
         [debugfs]=e2fsprogs
         [e2fsck]=e2fsprogs

@@ -9,9 +9,13 @@ mod fs_tool;
 mod fsck;
 mod malloc;
 mod mkfs;
+mod mount;
+mod mount_daemon;
+mod mount_signals;
 mod progress;
 mod serve;
 mod stats;
+mod sync;
 mod volume_stack;
 
 use std::io::{IsTerminal, Write};
@@ -70,10 +74,14 @@ enum Command {
     Man(docs::ManArgs),
     /// Format the device of a stack as ext4.
     Mkfs(mkfs::MkfsArgs),
+    /// Mount the file system of a stack in the kernel (FUSE): every request becomes IRPs.
+    Mount(mount::MountArgs),
     /// Serve device stacks over NBD (qemu-io, nbdinfo, nbdcopy, fio, a VM can connect).
     Serve(serve::ServeArgs),
     /// Show the report a `stats(file=FILE)` layer writes while it runs and at shutdown.
     Stats(stats::StatsArgs),
+    /// Make everything written on irpstack mounts durable (the kernel sends FUSE no syncfs).
+    Sync(sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,8 +102,10 @@ fn main() -> ExitCode {
         Command::Fs(args) => fs_tool::run(&args, &mut out),
         Command::Man(args) => docs::man_pages::<Cli>(&args, &mut out),
         Command::Mkfs(args) => mkfs::run(&args, &mut out),
+        Command::Mount(args) => mount::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Stats(args) => stats::run(&args, &mut out),
+        Command::Sync(args) => sync::run(&args, &mut out),
     }
     .and_then(|()| out.flush().map_err(anyhow::Error::from));
     match result {
@@ -134,9 +144,13 @@ fn log_level(verbose: u8, quiet: bool) -> &'static str {
     }
 }
 
-/// Logs to stderr with the filter in `RUST_LOG`, or at `level` when it is unset or invalid.
+/// Logs to stderr with the filter in `RUST_LOG`, or at `level` when it is unset or invalid;
+/// up to info, fuser's session only at `error` (it warns of a failed unmount at every end of
+/// a mount that `fusermount3 -u` or `umount` already unmounted).
 fn init_tracing(level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let quiet_fuser = matches!(level, "error" | "warn" | "info");
+    let default = if quiet_fuser { format!("{level},fuser::session=error") } else { level.to_owned() };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
