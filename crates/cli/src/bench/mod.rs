@@ -3,6 +3,7 @@
 mod cacheflush;
 mod dispatch;
 mod flush;
+mod fs;
 mod io;
 
 use std::io::Write;
@@ -45,6 +46,18 @@ pub enum BenchCommand {
     /// device_sync_us and device_write_us (mean latencies below the cache). The image lives
     /// in a new directory under --dir, removed afterwards. Use --release.
     Flush(flush::FlushArgs),
+    /// The ext4 file system through the driver API beside the kernel's ext4 on a loop device.
+    ///
+    /// Rows: create --files files in one directory, look each up (open + close), stat each,
+    /// unlink each; 4 KiB random writes into a --write-file file with a flush every 16, for
+    /// --seconds; --durable small-file creates (create + 4 KiB write + flush of the file +
+    /// flush of the directory). Ours: `fs` over --stack (mkfs first), through IRPs on handles
+    /// (no FUSE). The kernel: `mkfs.ext4` on a sparse image in the bench directory, a loop
+    /// device, a mount, the same rows with std::fs and fsync (root and loop devices needed;
+    /// --no-kernel skips it). Targets: >= 1.0x the kernel on every row, >= 3x on durable
+    /// creates. With --json, one object per row: row, ours_per_s, kernel_per_s, ratio. Use
+    /// --release.
+    Fs(fs::FsArgs),
     /// Write IOPS and GB/s through a stack at queue depth, side by side with fio.
     ///
     /// Workloads: 4 KiB random writes with 32 IRPs in flight (randwrite-4k-qd32) and 1 MiB
@@ -80,6 +93,7 @@ pub fn run(command: BenchCommand, out: &mut dyn Write) -> anyhow::Result<()> {
         BenchCommand::Dispatch(args) => dispatch::run(&args, out),
         BenchCommand::Cacheflush(args) => cacheflush::run(&args, out),
         BenchCommand::Flush(args) => flush::run(&args, out),
+        BenchCommand::Fs(args) => fs::run(&args, out),
         BenchCommand::Io(args) => io::run(&args, out),
     }
 }
