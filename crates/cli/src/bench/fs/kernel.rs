@@ -95,7 +95,7 @@ fn rows(root: &Path, plan: &Plan) -> anyhow::Result<Rates> {
         x ^= x << 17;
         f.write_all_at(&block, (x % (file_size / 4096)) * 4096)?;
         writes += 1;
-        if writes % 16 == 0 {
+        if writes.is_multiple_of(16) {
             f.sync_all()?;
         }
     }

@@ -88,7 +88,7 @@ pub fn run(args: &FsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         anyhow::bail!("--seconds must be more than 0 and at most 3600");
     }
-    if args.write_file < 1 << 20 || args.write_file % (1 << 20) != 0 {
+    if args.write_file < 1 << 20 || !args.write_file.is_multiple_of(1 << 20) {
         anyhow::bail!("--write-file must be a whole number of MiB, at least 1M");
     }
     let plan = Plan {

@@ -126,7 +126,7 @@ fn rows(io: &IoManager, plan: &Plan) -> anyhow::Result<Rates> {
         x ^= x << 17;
         h.write((x % (file_size / 4096)) * 4096, block.as_slice()).map_err(|s| failed("write", s))?;
         writes += 1;
-        if writes % 16 == 0 {
+        if writes.is_multiple_of(16) {
             h.flush_buffers().map_err(|s| failed("flush", s))?;
         }
     }
