@@ -112,7 +112,30 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         restart_every: args.restart_every as usize,
     };
     let build = |lower: &DeviceRef| registry.build_over(&spec, lower, &ctx).map_err(|e| e.to_string());
-    match crashcheck::check(&config, &build) {
+    // Progress on stderr every 2 s of a long run (stdout stays the report);
+    // IRPSTACK_PROGRESS_MS sets another period (tests use it).
+    let every = std::env::var("IRPSTACK_PROGRESS_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(std::time::Duration::from_secs(2), std::time::Duration::from_millis);
+    let started = std::time::Instant::now();
+    let mut last = started;
+    let mut progress = |p: crashcheck::Progress| {
+        if p.point < p.points && last.elapsed() >= every {
+            last = std::time::Instant::now();
+            let secs = started.elapsed().as_secs_f64();
+            let rate = p.states as f64 / secs.max(1e-9);
+            let eta = secs * (p.points - p.point) as f64 / p.point.max(1) as f64;
+            eprintln!(
+                "crash-test: crash point {} of {} ({:.0}%), {} crash states ({rate:.0}/s), about {eta:.0} s left",
+                p.point,
+                p.points,
+                100.0 * p.point as f64 / p.points.max(1) as f64,
+                p.states
+            );
+        }
+    };
+    match crashcheck::check_with_progress(&config, &build, &mut progress) {
         Ok(report) => {
             if args.json {
                 writeln!(

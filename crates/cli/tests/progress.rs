@@ -52,3 +52,32 @@ fn bench_io_names_each_row_on_stderr_and_keeps_json_on_stdout() {
         assert!(line.starts_with('{'), "not JSON on stdout: {line}");
     }
 }
+
+#[test]
+fn crash_test_reports_its_progress_on_stderr_and_its_verdict_on_stdout() {
+    let out = Command::new(env!("CARGO_BIN_EXE_irpstack"))
+        .args([
+            "crash-test",
+            "--stack",
+            "cache(size=64K) / crash(size=1M)",
+            "--ops",
+            "200",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ])
+        .env("IRPSTACK_PROGRESS_MS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("crash-test: crash point ")).collect();
+    assert!(!lines.is_empty(), "{stderr}");
+    assert!(
+        lines.iter().all(|l| l.contains(" of ") && l.contains("crash states") && l.contains("left")),
+        "{lines:?}"
+    );
+    assert!(stdout.contains("crash-test passed") && !stdout.contains("crash point "), "{stdout}");
+}

@@ -26,6 +26,7 @@ pub(crate) fn explore(
     events: &[DiskEvent],
     oracle: &Oracle,
     report: &mut Report,
+    progress: &mut dyn FnMut(crate::Progress),
 ) -> Result<(), CheckError> {
     let sector = u64::from(config.sector_size);
     let image = OverlayImage::zeroed(config.disk_size, config.sector_size).map_err(setup("crash image"))?;
@@ -49,6 +50,7 @@ pub(crate) fn explore(
                 }
             }
         }
+        progress(crate::Progress { point: p + 1, points, states: report.states });
         if p % stride != 0 && p + 1 != points {
             continue;
         }

@@ -100,8 +100,29 @@ pub(crate) fn setup<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CheckErro
     move |e| CheckError::Setup(format!("{what}: {e}"))
 }
 
+/// How far [`check_with_progress`] is: crash points of the record walked so far (sampled
+/// ones included), of how many, and crash states checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Crash points walked.
+    pub point: usize,
+    /// Crash points in the record.
+    pub points: usize,
+    /// Crash states checked so far.
+    pub states: usize,
+}
+
 /// Runs the workload once through `build(crash disk)` and checks every crash state.
 pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckError> {
+    check_with_progress(config, build, &mut |_| {})
+}
+
+/// [`check`], calling `progress` after every crash point walked.
+pub fn check_with_progress(
+    config: &Config,
+    build: &StackBuilder<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, CheckError> {
     let sector = u64::from(config.sector_size);
     let sectors = config.disk_size / sector;
     let span = config.span.map_or(sectors, |bytes| (bytes / sector).min(sectors));
@@ -163,7 +184,7 @@ pub fn check(config: &Config, build: &StackBuilder<'_>) -> Result<Report, CheckE
     ops.sort_by_key(|o| o.id);
     let oracle = oracle::Oracle::new(&ops, sectors);
     let mut report = Report::new(&ops, events.len(), verifier.take_violations());
-    explore::explore(config, build, &ops, &events, &oracle, &mut report)?;
+    explore::explore(config, build, &ops, &events, &oracle, &mut report, progress)?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
