@@ -78,14 +78,7 @@ pub fn run(args: &MkfsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         anyhow::ensure!(bytes.len() <= 16, "the label {label:?} is longer than 16 bytes");
         options.volume_name[..bytes.len()].copy_from_slice(bytes);
     }
-    let dev = LowerDevice::new(&device).map_err(|e| anyhow!("{e}"))?;
-    let sb = mkfs(&dev, &options).with_context(|| format!("formatting {}", device.name()))?;
-    irp::block::lower::flush(&device, FlushFlags::Full)
-        .ok()
-        .map_err(|s| anyhow!("flushing the device: {s}"))?;
-    let io = IoManager::new();
-    io.register("device", &device).context("registering the device")?;
-    io.shutdown().context("shutting the stack down")?;
+    let sb = format(&device, &options)?;
     writeln!(
         out,
         "{}: ext4, {} blocks of {} bytes, {} inodes in {} groups, UUID {}",
@@ -97,4 +90,21 @@ pub fn run(args: &MkfsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         uuid_text(&sb.uuid)
     )?;
     Ok(())
+}
+
+/// Formats the stack `device` tops as ext4, flushes it and shuts the stack down (its caches
+/// written back); the superblock written.
+pub fn format(
+    device: &irp::DeviceRef,
+    options: &MkfsOptions,
+) -> anyhow::Result<fs::ondisk::superblock::Superblock> {
+    let dev = LowerDevice::new(device).map_err(|e| anyhow!("{e}"))?;
+    let sb = mkfs(&dev, options).with_context(|| format!("formatting {}", device.name()))?;
+    irp::block::lower::flush(device, FlushFlags::Full)
+        .ok()
+        .map_err(|s| anyhow!("flushing the device: {s}"))?;
+    let io = IoManager::new();
+    io.register("device", device).context("registering the device")?;
+    io.shutdown().context("shutting the stack down")?;
+    Ok(sb)
 }

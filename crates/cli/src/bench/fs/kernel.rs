@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 
 use super::{Plan, ROWS, Rates};
+use crate::bench::io::XorShift;
 
 fn sh(program: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(program).args(args).output().with_context(|| format!("running {program}"))?;
@@ -86,14 +87,12 @@ fn rows(root: &Path, plan: &Plan) -> anyhow::Result<Rates> {
     }
     f.sync_all()?;
     let block = vec![0xA5u8; 4096];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    // The same offsets as our side.
+    let mut rng = XorShift::new(0);
     let start = Instant::now();
     let mut writes = 0u64;
     while start.elapsed() < plan.write_time {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        f.write_all_at(&block, (x % (file_size / 4096)) * 4096)?;
+        f.write_all_at(&block, (rng.next() % (file_size / 4096)) * 4096)?;
         writes += 1;
         if writes.is_multiple_of(16) {
             f.sync_all()?;

@@ -5,44 +5,25 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use fs::lower_device::LowerDevice;
-use fs::mkfs::{MkfsOptions, mkfs};
+use fs::mkfs::MkfsOptions;
 use irp::file::{CreateDisposition, CreateOptions, CreateRequest};
-use irp::{Access, FlushFlags, Handle, IoManager};
-use stack::{BuildContext, DriverRegistry, StackSpec};
+use irp::{Access, Handle, IoManager};
+use stack::{BuildContext, DriverRegistry};
 
 use super::{Plan, ROWS, Rates};
-use crate::bench::io::pattern_buffer;
-
-const VOLUME: &str = "vol";
-
-fn spec(text: &str, dir: &Path) -> anyhow::Result<StackSpec> {
-    let text = text.replace("DIR", &dir.display().to_string());
-    text.parse::<StackSpec>().map_err(|e| anyhow!("{e}"))
-}
-
-fn failed(what: &str, status: irp::Status) -> anyhow::Error {
-    anyhow!("{what}: {status}")
-}
-
-fn create(io: &IoManager, request: &CreateRequest) -> anyhow::Result<Handle> {
-    io.create(VOLUME, request).map_err(|e| anyhow!("{}: {e}", request.path))
-}
+use crate::bench::io::{XorShift, pattern_buffer, resolve_spec};
+use crate::fs_tool::{create, failed};
+use crate::volume_stack::VOLUME;
 
 /// Formats the stack's device, mounts `fs` over it and runs every row.
 pub fn run(stack_text: &str, dir: &Path, plan: &Plan) -> anyhow::Result<Rates> {
     let ctx = BuildContext::new().with_base_dir(dir);
     let device =
-        DriverRegistry::builtin().build(&spec(stack_text, dir)?, &ctx).map_err(|e| anyhow!("{e}"))?;
-    mkfs(&LowerDevice::new(&device).map_err(|e| anyhow!("{e}"))?, &MkfsOptions::from_seed(1))
-        .context("mkfs")?;
-    irp::block::lower::flush(&device, FlushFlags::Full).ok().map_err(|s| failed("flush after mkfs", s))?;
-    let io = IoManager::new();
-    io.register("device", &device)?;
-    io.shutdown().context("shutting the formatted device down")?;
-    drop((io, device));
+        DriverRegistry::builtin().build(&resolve_spec(stack_text, dir)?, &ctx).map_err(|e| anyhow!("{e}"))?;
+    crate::mkfs::format(&device, &MkfsOptions::from_seed(1)).context("mkfs")?;
+    drop(device);
 
-    let fs_spec = spec(&format!("fs / {stack_text}"), dir)?;
+    let fs_spec = resolve_spec(&format!("fs / {stack_text}"), dir)?;
     let top = DriverRegistry::builtin().build(&fs_spec, &ctx).map_err(|e| anyhow!("{e}"))?;
     let io = IoManager::new();
     io.register(VOLUME, &top)?;
@@ -117,14 +98,12 @@ fn rows(io: &IoManager, plan: &Plan) -> anyhow::Result<Rates> {
     }
     h.flush_buffers().map_err(|s| failed("flush", s))?;
     let block = pattern_buffer(4096, 9)?;
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = XorShift::new(0);
     let start = Instant::now();
     let mut writes = 0u64;
     while start.elapsed() < plan.write_time {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        h.write((x % (file_size / 4096)) * 4096, block.as_slice()).map_err(|s| failed("write", s))?;
+        h.write((rng.next() % (file_size / 4096)) * 4096, block.as_slice())
+            .map_err(|s| failed("write", s))?;
         writes += 1;
         if writes.is_multiple_of(16) {
             h.flush_buffers().map_err(|s| failed("flush", s))?;

@@ -69,15 +69,15 @@ pub(crate) fn open_direct(path: &Path) -> anyhow::Result<File> {
 }
 
 /// xorshift64: fast, seeded, good enough to spread offsets.
-pub(super) struct XorShift(u64);
+pub(crate) struct XorShift(u64);
 
 impl XorShift {
     /// A generator for `stream` (never the all-zero state xorshift cannot leave).
-    pub(super) fn new(stream: u64) -> XorShift {
+    pub(crate) fn new(stream: u64) -> XorShift {
         XorShift((SEED ^ stream.wrapping_mul(0xD6E8_FEB8_6659_FD93)) | 1)
     }
 
-    pub(super) fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;

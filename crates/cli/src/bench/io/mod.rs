@@ -28,8 +28,9 @@ use super::{CommonArgs, profile_line, write_json_line};
 mod files;
 mod fio;
 
+pub(crate) use files::XorShift;
+use files::fill_image;
 pub(super) use files::{BenchDir, open_direct, pattern_buffer};
-use files::{XorShift, fill_image};
 
 /// Target: the plain file disk reaches this share of fio's 4 KiB random write IOPS.
 const TARGET_FIO_SHARE: f64 = 0.9;
@@ -305,7 +306,7 @@ fn pattern_mdl(len: usize, seed: u64) -> anyhow::Result<Mdl> {
 }
 
 /// Parses `text`, replacing a leading `DIR` in every value by `dir`, and checks it.
-fn resolve_spec(text: &str, dir: &Path) -> anyhow::Result<StackSpec> {
+pub(super) fn resolve_spec(text: &str, dir: &Path) -> anyhow::Result<StackSpec> {
     let spec: StackSpec = text.parse().map_err(|e| anyhow!("{e}"))?;
     let uses_dir = |v: &str| v == "DIR" || v.starts_with("DIR/");
     let spec = if spec.layers.iter().any(|l| l.params.iter().any(|(_, v)| uses_dir(v))) {
