@@ -112,17 +112,11 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         restart_every: args.restart_every as usize,
     };
     let build = |lower: &DeviceRef| registry.build_over(&spec, lower, &ctx).map_err(|e| e.to_string());
-    // Progress on stderr every 2 s of a long run (stdout stays the report);
-    // IRPSTACK_PROGRESS_MS sets another period (tests use it).
-    let every = std::env::var("IRPSTACK_PROGRESS_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(std::time::Duration::from_secs(2), std::time::Duration::from_millis);
+    // Progress on stderr every 2 s of a long run (stdout stays the report).
     let started = std::time::Instant::now();
-    let mut last = started;
+    let mut ticker = crate::progress::Ticker::new();
     let mut progress = |p: crashcheck::Progress| {
-        if p.point < p.points && last.elapsed() >= every {
-            last = std::time::Instant::now();
+        if p.point < p.points && ticker.due() {
             let secs = started.elapsed().as_secs_f64();
             let rate = p.states as f64 / secs.max(1e-9);
             let eta = secs * (p.points - p.point) as f64 / p.point.max(1) as f64;

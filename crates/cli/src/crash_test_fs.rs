@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -155,10 +154,9 @@ pub fn run(args: &CrashTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     config.reproduce_options = reproduce_options(args, &config);
     let build = |lower: &DeviceRef| registry.build_over(&spec, lower, &ctx).map_err(|e| e.to_string());
-    let mut last = Instant::now();
+    let mut ticker = crate::progress::Ticker::new();
     let mut progress = |p: &Progress| {
-        if p.done < p.total && last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
+        if p.done < p.total && ticker.due() {
             let rate = p.states as f64 / p.elapsed.as_secs_f64().max(1e-9);
             eprintln!(
                 "crash-test --fs: {}/{} workloads, {} crash states ({rate:.0}/s), {} failure(s)",

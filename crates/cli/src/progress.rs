@@ -3,6 +3,7 @@
 //! (tables, JSON), untouched.
 //!
 //! - [`Steps`]: work in counted steps (benchmark rows).
+//! - [`Ticker`]: when a long loop prints its next progress line.
 //! - [`WriteBack`]: the write-back of every cache of an I/O manager's stacks while they shut
 //!   down, in bytes, polled from the caches' dirty counts.
 
@@ -19,6 +20,33 @@ use irp::{DeviceRef, IoManager};
 /// Whether progress is drawn as a bar (stderr is a terminal) or printed as lines.
 fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+/// Says when a progress line is due: every 2 s, or every `IRPSTACK_PROGRESS_MS`
+/// milliseconds when that is set (tests use it).
+pub struct Ticker {
+    every: Duration,
+    last: Instant,
+}
+
+impl Ticker {
+    /// A ticker whose first line is due one period from now.
+    pub fn new() -> Ticker {
+        let every = std::env::var("IRPSTACK_PROGRESS_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(2), Duration::from_millis);
+        Ticker { every, last: Instant::now() }
+    }
+
+    /// Whether a period has passed since the last line (and a line is now printed).
+    pub fn due(&mut self) -> bool {
+        if self.last.elapsed() < self.every {
+            return false;
+        }
+        self.last = Instant::now();
+        true
+    }
 }
 
 /// Work in `total` steps: `what` names it (`bench io`).
