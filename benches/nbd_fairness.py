@@ -27,57 +27,22 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nbd_wire import CMD_FLUSH, CMD_READ, CMD_WRITE, handshake, recv_exact, reply, request  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IRPSTACK = os.path.join(ROOT, "target", "release", "irpstack")
 
-IHAVEOPT = 0x49484156454F5054
-OPT_GO = 7
-REP_ACK = 1
-REQUEST_MAGIC = 0x25609513
-SIMPLE_REPLY_MAGIC = 0x67446698
-CMD_READ, CMD_WRITE, CMD_FLUSH = 0, 1, 3
 MIB = 1 << 20
 
 
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        buf += chunk
-    return bytes(buf)
-
-
 def connect(sock_path, timeout=30.0):
-    """Handshake (fixed newstyle, NBD_OPT_GO on the default export); returns the socket."""
+    """A connection through the handshake (fixed newstyle, NBD_OPT_GO on the default export)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(sock_path)
-    recv_exact(s, 18)  # NBDMAGIC IHAVEOPT flags
-    s.sendall(struct.pack(">I", 3))  # FIXED_NEWSTYLE | NO_ZEROES
-    data = struct.pack(">I", 0) + struct.pack(">H", 0)  # name "", no info requests
-    s.sendall(struct.pack(">QII", IHAVEOPT, OPT_GO, len(data)) + data)
-    while True:
-        _magic, _option, reply, length = struct.unpack(">QIII", recv_exact(s, 20))
-        recv_exact(s, length)
-        if reply == REP_ACK:
-            return s
-        if reply & 0x80000000:
-            raise ConnectionError(f"the server refused NBD_OPT_GO: reply type {reply:#x}")
-
-
-def request(s, command, cookie, offset=0, length=0, payload=b""):
-    s.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, command, cookie, offset, length) + payload)
-
-
-def reply(s, data_len=0):
-    magic, error, _cookie = struct.unpack(">IIQ", recv_exact(s, 16))
-    if magic != SIMPLE_REPLY_MAGIC:
-        raise ConnectionError(f"bad reply magic {magic:#x}")
-    if error:
-        raise RuntimeError(f"the server answered error {error}")
-    return recv_exact(s, data_len) if data_len else b""
+    handshake(s)
+    return s
 
 
 def slow_client(sock_path):

@@ -36,6 +36,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nbd_wire import CMD_DISC, CMD_FLUSH, CMD_READ, CMD_WRITE, IHAVEOPT, REQUEST_MAGIC, handshake, recv_exact, reply, request  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IRPSTACK = os.path.join(ROOT, "target", "release", "irpstack")
 
@@ -43,49 +46,6 @@ IMAGE_SIZE = 256 << 20
 BLOCK = 4096
 VERIFY_BLOCKS = 4096  # the verifier's 16 MiB at the start of the image
 FIO_OFFSET = IMAGE_SIZE // 2
-
-NBD_OPT_GO = 7
-NBD_REP_ACK = 1
-NBD_REP_INFO = 3
-CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH = 0, 1, 2, 3
-REQUEST_MAGIC = 0x25609513
-SIMPLE_REPLY_MAGIC = 0x67446698
-OPTION_MAGIC = b"IHAVEOPT"
-
-
-class Closed(Exception):
-    pass
-
-
-def recv_exact(sock, n):
-    out = bytearray()
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        if not chunk:
-            raise Closed()
-        out += chunk
-    return bytes(out)
-
-
-def handshake(sock):
-    """Fixed newstyle handshake with NBD_OPT_GO on the default export; returns its size."""
-    greeting = recv_exact(sock, 18)
-    if greeting[:16] != b"NBDMAGIC" + OPTION_MAGIC:
-        raise RuntimeError(f"bad greeting {greeting!r}")
-    sock.sendall(struct.pack(">I", 3))  # FIXED_NEWSTYLE | NO_ZEROES
-    data = struct.pack(">I", 0) + struct.pack(">H", 0)
-    sock.sendall(OPTION_MAGIC + struct.pack(">II", NBD_OPT_GO, len(data)) + data)
-    size = None
-    while True:
-        magic, opt, rtype, length = struct.unpack(">QIII", recv_exact(sock, 20))
-        payload = recv_exact(sock, length)
-        if rtype == NBD_REP_INFO and len(payload) >= 12 and struct.unpack(">H", payload[:2])[0] == 0:
-            size = struct.unpack(">Q", payload[2:10])[0]
-        elif rtype == NBD_REP_ACK:
-            return size
-        elif rtype & 0x80000000:
-            raise RuntimeError(f"option refused: {rtype:#x} {payload!r}")
-
 
 class Client:
     """A small synchronous NBD client (simple replies)."""
@@ -99,14 +59,8 @@ class Client:
 
     def _request(self, cmd, offset, length, payload=b""):
         self.cookie += 1
-        header = struct.pack(">IHHQQI", REQUEST_MAGIC, 0, cmd, self.cookie, offset, length)
-        self.sock.sendall(header + payload)
-        magic, error, cookie = struct.unpack(">IIQ", recv_exact(self.sock, 16))
-        if magic != SIMPLE_REPLY_MAGIC or cookie != self.cookie:
-            raise RuntimeError(f"bad reply magic {magic:#x} cookie {cookie}")
-        if error:
-            raise RuntimeError(f"command {cmd} failed with error {error}")
-        return recv_exact(self.sock, length) if cmd == CMD_READ else b""
+        request(self.sock, cmd, self.cookie, offset, length, payload)
+        return reply(self.sock, length if cmd == CMD_READ else 0, self.cookie)
 
     def write(self, offset, data):
         self._request(CMD_WRITE, offset, len(data), data)
@@ -152,7 +106,7 @@ class Verifier:
         while not stop.is_set():
             try:
                 c = Client(path)
-            except (OSError, Closed, RuntimeError):
+            except (OSError, RuntimeError):
                 time.sleep(0.05)
                 continue
             try:
@@ -178,7 +132,7 @@ class Verifier:
                             if self.flushed.get(block, 0) < version:
                                 self.flushed[block] = version
                                 self.since_flush[block] = [v for v in self.since_flush.get(block, []) if v > version]
-            except (OSError, Closed, RuntimeError):
+            except (OSError, RuntimeError):
                 pass  # the server went away mid-request: what was not acknowledged does not count
             finally:
                 c.close()
@@ -242,7 +196,7 @@ def slow_reader(path, stop, rng, counters):
                 time.sleep(0.01)
             counters.add("slow readers")
             s.close()
-        except (OSError, Closed, RuntimeError):
+        except (OSError, RuntimeError):
             time.sleep(0.1)
 
 
@@ -254,7 +208,7 @@ def idle_holder(path, stop, rng, counters):
             counters.add("idle holders")
             stop.wait(rng.uniform(5, 40))
             s.close()
-        except (OSError, Closed, RuntimeError):
+        except (OSError, RuntimeError):
             time.sleep(0.1)
 
 
@@ -270,7 +224,7 @@ def disconnector(path, stop, rng, counters):
                 s.sendall(header + os.urandom(rng.randrange(1, 65536)))
             s.close()
             counters.add("disconnects mid-request")
-        except (OSError, Closed, RuntimeError):
+        except (OSError, RuntimeError):
             pass
         stop.wait(0.05)
 
@@ -286,7 +240,7 @@ def malformed(path, stop, rng, counters):
                 s.sendall(os.urandom(rng.randrange(1, 200)))
             elif kind == "bad option":
                 recv_exact(s, 18)
-                s.sendall(struct.pack(">I", 3) + OPTION_MAGIC + struct.pack(">II", rng.randrange(1 << 32), 1 << 31))
+                s.sendall(struct.pack(">I", 3) + struct.pack(">QII", IHAVEOPT, rng.randrange(1 << 32), 1 << 31))
             else:
                 handshake(s)
                 if kind == "random bytes":
@@ -301,7 +255,7 @@ def malformed(path, stop, rng, counters):
                 pass
             s.close()
             counters.add(f"bad input: {kind}")
-        except (OSError, Closed, RuntimeError):
+        except (OSError, RuntimeError):
             pass
         stop.wait(0.02)
 
